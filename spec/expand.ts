@@ -1,0 +1,69 @@
+// Sweep expansion: the grid of axis levels × seeds, as trials with deterministic ids.
+// Pure: the same spec always yields the same trials in the same order.
+import { createHash } from 'node:crypto';
+import { axisPath, setPath, type SweepSpec } from './sweep-spec.js';
+import { TrialConfig } from './trial-config.js';
+
+export type AxisLevel = number | string | boolean | null;
+
+export interface PlannedTrial {
+  trialId: string;
+  seed: number;
+  /** Axis name (as written in the spec) → level. */
+  axes: Record<string, AxisLevel>;
+  config: TrialConfig;
+}
+
+/** JSON with object keys sorted, so equal configs hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Replicate seeds: a list as given, or a count derived from the sweep seed, never colliding. */
+export function replicateSeeds(spec: Pick<SweepSpec, 'seeds' | 'sweep_seed'>): number[] {
+  if (Array.isArray(spec.seeds)) return [...spec.seeds];
+  const seeds: number[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; seeds.length < spec.seeds; i++) {
+    const s = sha256(`phasesweep-seed:${spec.sweep_seed}:${i}`).readUInt32BE(0);
+    if (seen.has(s)) continue;
+    seen.add(s);
+    seeds.push(s);
+  }
+  return seeds;
+}
+
+export function trialId(config: TrialConfig, seed: number): string {
+  return `t${sha256(`${canonicalJson(config)}|${seed}`).toString('hex').slice(0, 16)}`;
+}
+
+function cartesian(axes: [string, AxisLevel[]][]): Record<string, AxisLevel>[] {
+  let combos: Record<string, AxisLevel>[] = [{}];
+  for (const [name, levels] of axes) {
+    combos = combos.flatMap((c) => levels.map((l) => ({ ...c, [name]: l })));
+  }
+  return combos;
+}
+
+export function expandSweep(spec: SweepSpec): PlannedTrial[] {
+  const seeds = replicateSeeds(spec);
+  const trials: PlannedTrial[] = [];
+  for (const combo of cartesian(Object.entries(spec.axes))) {
+    const raw = structuredClone(spec.base) as unknown as Record<string, unknown>;
+    for (const [name, level] of Object.entries(combo)) setPath(raw, axisPath(name), level);
+    const config = TrialConfig.parse(raw);
+    for (const seed of seeds) trials.push({ trialId: trialId(config, seed), seed, axes: combo, config });
+  }
+  return trials;
+}

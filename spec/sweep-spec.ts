@@ -1,0 +1,134 @@
+// The sweep spec: a base trial config, grid axes over any field path, and seeds as replicates.
+// Parsing reports every problem at once, each with its path, so a user fixes a file in one pass.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { SpecError, type Issue } from './errors.js';
+import { TrialConfig } from './trial-config.js';
+
+/** Short axis names researchers use, mapped to their field paths in the trial config. */
+export const AXIS_ALIASES: Readonly<Record<string, string>> = {
+  weight_decay: 'train.weight_decay',
+  weight_decay_start_epoch: 'train.weight_decay_start_epoch',
+  early_stop_epoch: 'train.early_stop_epoch',
+  noise: 'train.noise',
+  lr: 'train.lr',
+  epochs: 'train.epochs',
+  batch_size: 'train.batch_size',
+  d_model: 'model.d_model',
+};
+
+const AxisValue = z.union([z.number(), z.string(), z.boolean(), z.null()]);
+
+export const SweepSpec = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'use letters, digits, "_", "-" or "." (at most 63)'),
+    description: z.string().optional(),
+    sweep_seed: z.number().int().min(0).max(0xffffffff).default(0),
+    seeds: z.union([
+      z.number().int().min(1).max(10000),
+      z.array(z.number().int().min(0).max(0xffffffff)).min(1),
+    ]),
+    priority: z.number().int().default(0),
+    base: z.unknown().default({}),
+    axes: z.record(z.string(), z.array(AxisValue).min(1)).default({}),
+  })
+  .strict();
+
+export type SweepSpec = Omit<z.output<typeof SweepSpec>, 'base'> & { base: TrialConfig };
+
+function zodIssues(error: z.ZodError, prefix: string[] = []): Issue[] {
+  return error.issues.map((i) => ({
+    path: [...prefix, ...i.path.map(String)].join('.'),
+    message: i.message,
+  }));
+}
+
+/** Resolves an axis name (alias or dotted path) to its canonical dotted path. */
+export function axisPath(name: string): string {
+  return AXIS_ALIASES[name] ?? name;
+}
+
+export function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+export function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let cur: Record<string, unknown> = obj;
+  for (const key of keys.slice(0, -1)) {
+    const next = cur[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+/** Validates a parsed document; `source` names the file in error messages. */
+export function parseSweepSpec(doc: unknown, source = 'spec'): SweepSpec {
+  const outer = SweepSpec.safeParse(doc);
+  if (!outer.success) throw new SpecError(source, zodIssues(outer.error));
+  const spec = outer.data;
+  const issues: Issue[] = [];
+  const base = TrialConfig.safeParse(spec.base ?? {});
+  if (!base.success) issues.push(...zodIssues(base.error, ['base']));
+  // Every axis level must produce a valid trial config: check each one against the base.
+  if (base.success) {
+    for (const [name, levels] of Object.entries(spec.axes)) {
+      const path = axisPath(name);
+      if (getPath(base.data, path) === undefined && !path.startsWith('task.')) {
+        issues.push({ path: `axes.${name}`, message: `no such field "${path}" in the trial config` });
+        continue;
+      }
+      levels.forEach((level, i) => {
+        const candidate = structuredClone(base.data) as unknown as Record<string, unknown>;
+        setPath(candidate, path, level);
+        const r = TrialConfig.safeParse(candidate);
+        if (!r.success) {
+          for (const is of r.error.issues) {
+            issues.push({
+              path: `axes.${name}[${i}]`,
+              message: `value ${JSON.stringify(level)}: ${is.path.join('.')}: ${is.message}`,
+            });
+          }
+        }
+      });
+      if (new Set(levels.map((l) => JSON.stringify(l))).size !== levels.length) {
+        issues.push({ path: `axes.${name}`, message: 'levels must be distinct' });
+      }
+    }
+  }
+  if (Array.isArray(spec.seeds) && new Set(spec.seeds).size !== spec.seeds.length) {
+    issues.push({ path: 'seeds', message: 'seeds must be distinct' });
+  }
+  if (issues.length > 0 || !base.success) throw new SpecError(source, issues);
+  return { ...spec, base: base.data };
+}
+
+export function parseSweepYaml(text: string, source = 'spec'): SweepSpec {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? err.message : String(err);
+    throw new SpecError(source, [{ path: '', message: `not valid YAML: ${msg}` }]);
+  }
+  return parseSweepSpec(doc, source);
+}
+
+export async function loadSweepSpec(file: string): Promise<SweepSpec> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new SpecError(file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
+  }
+  return parseSweepYaml(text, file);
+}
