@@ -1,0 +1,92 @@
+import { SingleBar, Presets } from 'cli-progress';
+import { mkdir, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Coordinator, silentLogger, sweepStatus } from '../../coordinator/index.js';
+import { openDuckDbStore } from '../../pipeline/index.js';
+import { expandSweep, loadSweepSpec, PhasesweepError } from '../../spec/index.js';
+import { EXIT, intFlag, parseFlags, usageError, type Command } from '../command.js';
+import { LocalWorkers } from '../local-workers.js';
+import { summaryTable } from '../summary.js';
+
+const command: Command = {
+  help: `Usage: phasesweep run SPEC.yaml [--workers N] [--engine NAME] [--dir DIR]
+
+Runs a whole sweep on this machine: a coordinator, N local worker processes and an embedded
+DuckDB store (DIR/<sweep>.duckdb). Shows progress, then a summary per axis level.
+  --workers  worker processes (default: cores, at most the number of trials)
+  --engine   training engine for the workers (default wasm)
+  --dir      where the store and worker log go (default .phasesweep)
+  --json     print the final status as JSON instead of the summary table
+
+Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec · 130 interrupted`,
+  async run(argv, io) {
+    const { values, positionals } = parseFlags(argv, {
+      workers: { type: 'string' },
+      engine: { type: 'string', default: 'wasm' },
+      dir: { type: 'string', default: '.phasesweep' },
+      json: { type: 'boolean' },
+    });
+    const file = positionals[0];
+    if (file === undefined) throw usageError('run: missing SPEC.yaml');
+    const spec = await loadSweepSpec(file);
+    const planned = expandSweep(spec);
+    const workers = Math.min(intFlag('workers', values.workers, availableParallelism(), 1), planned.length);
+
+    const dir = resolve(values.dir);
+    await mkdir(dir, { recursive: true });
+    const storePath = join(dir, `${spec.name}.duckdb`);
+    const logFile = join(dir, `${spec.name}.workers.log`);
+    const store = await openDuckDbStore(storePath);
+    const coordinator = await Coordinator.create({
+      listen: '127.0.0.1:0',
+      log: silentLogger,
+      sinks: { probes: (events) => store.insertProbes(events), trial: (e) => store.upsertTrial(e) },
+    });
+    void coordinator.run();
+    const { sweepId, total } = coordinator.scheduler.submit(spec, planned);
+    const registry = coordinator.scheduler.registry;
+    io.stderr.write(`sweep ${sweepId}: ${total} trials on ${workers} local workers (${values.engine}); store ${storePath}\n`);
+
+    const pool = new LocalWorkers({ count: workers, coordinator: coordinator.address, engine: values.engine, logFile });
+    const bar = new SingleBar(
+      { format: ' {bar} {percentage}% | epochs {value}/{total} | trials {done}/{trials} | {eta_formatted} left', stream: io.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000 },
+      Presets.shades_classic,
+    );
+    const sweep = registry.get(sweepId)!;
+    const first = sweepStatus(registry, sweep, false);
+    bar.start(first.epochs_total, first.epochs_done, { done: 0, trials: total });
+
+    let failure: string | undefined;
+    await new Promise<void>((done) => {
+      const tick = setInterval(() => {
+        const s = sweepStatus(registry, sweep, false);
+        const finished = s.trials_total - (s.trials_by_state['pending'] ?? 0) - (s.trials_by_state['leased'] ?? 0);
+        bar.update(s.epochs_done, { done: finished });
+        if (registry.isDone(sweepId) || io.signal.aborted) {
+          clearInterval(tick);
+          done();
+        } else if (pool.alive === 0) {
+          failure = `every worker process exited; see ${logFile}`;
+          clearInterval(tick);
+          done();
+        }
+      }, 200);
+    });
+    bar.stop();
+    await pool.stop();
+    await coordinator.shutdown();
+    const status = sweepStatus(registry, sweep, true);
+    await store.close();
+
+    if (failure !== undefined) {
+      const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-15).join('\n');
+      throw new PhasesweepError('INTERNAL', `${failure}\n${tail}`);
+    }
+    if (values.json) io.stdout.write(JSON.stringify(status) + '\n');
+    else io.stdout.write(summaryTable(status) + `\nprobe events: ${storePath}\n`);
+    if (io.signal.aborted) return EXIT.interrupted;
+    return status.state === 'failed' ? EXIT.failure : EXIT.ok;
+  },
+};
+export default command;

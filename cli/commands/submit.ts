@@ -1,0 +1,32 @@
+import { readFile } from 'node:fs/promises';
+import { loadSweepSpec } from '../../spec/index.js';
+import { parseFlags, usageError, type Command } from '../command.js';
+import { DEFAULT_COORDINATOR, SweepClient } from '../grpc-client.js';
+
+const command: Command = {
+  help: `Usage: phasesweep submit SPEC.yaml [--coordinator HOST:PORT] [--json]
+
+Submits a sweep. Submitting the same sweep again adds only trials it does not have yet
+(new seeds or levels); trial ids are deterministic.`,
+  async run(argv, io) {
+    const { values, positionals } = parseFlags(argv, {
+      coordinator: { type: 'string', default: DEFAULT_COORDINATOR },
+      json: { type: 'boolean' },
+    });
+    const file = positionals[0];
+    if (file === undefined) throw usageError('submit: missing SPEC.yaml');
+    await loadSweepSpec(file); // validate locally first: errors name the file and field
+    const client = new SweepClient(values.coordinator);
+    try {
+      const r = await client.submit(await readFile(file, 'utf8'), file);
+      io.stdout.write(
+        values.json
+          ? JSON.stringify(r) + '\n'
+          : `sweep ${r.sweep_id}: ${r.trials_added} trials added, ${r.trials_total} in all\n`,
+      );
+    } finally {
+      client.close();
+    }
+  },
+};
+export default command;

@@ -1,0 +1,120 @@
+// The coordinator process: serves the WorkerGateway and SweepService over gRPC, expires lost
+// leases on a timer, and forwards trial and probe events to its sinks.
+// Lifecycle: create → run() (resolves after shutdown) → shutdown() (idempotent).
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { SweepServiceService, WorkerGatewayService, type TrialEvent } from '../proto/index.js';
+import { PhasesweepError } from '../spec/index.js';
+import { monotonicClock, type Clock } from './clock.js';
+import { createLogger, type Logger } from './logger.js';
+import { Scheduler } from './scheduler.js';
+import { discardSinks, type CoordinatorSinks } from './sinks.js';
+import type { TrialRecord } from './sweep-registry.js';
+import { createSweepService } from './sweep-service.js';
+import { createWorkerGateway } from './worker-gateway.js';
+
+export interface CoordinatorOptions {
+  /** host:port; port 0 picks a free one (see `address`). */
+  listen: string;
+  leaseTtlMs?: number;
+  maxFailures?: number;
+  sinks?: CoordinatorSinks;
+  clock?: Clock;
+  log?: Logger;
+  /** Called after every trial status change (progress bars, live pages). */
+  onTrialEvent?: (e: TrialEvent, trial: TrialRecord) => void;
+}
+
+export type CoordinatorState = 'created' | 'running' | 'draining' | 'stopped';
+
+export class Coordinator {
+  readonly scheduler: Scheduler;
+  state: CoordinatorState = 'created';
+  private readonly server = new Server({ 'grpc.keepalive_permit_without_calls': 1 });
+  private readonly log: Logger;
+  private readonly sinks: CoordinatorSinks;
+  private expiry: NodeJS.Timeout | undefined;
+  private stopped!: () => void;
+  private readonly done = new Promise<void>((resolve) => (this.stopped = resolve));
+  private pendingTrialWrites: Promise<void> = Promise.resolve();
+  port = 0;
+
+  private constructor(private readonly options: CoordinatorOptions) {
+    this.log = options.log ?? createLogger('coordinator');
+    this.sinks = options.sinks ?? discardSinks;
+    const ttl = options.leaseTtlMs ?? 15_000;
+    this.scheduler = new Scheduler({
+      clock: options.clock ?? monotonicClock,
+      leaseTtlMs: ttl,
+      maxFailures: options.maxFailures ?? 3,
+      onTrialEvent: (e, trial) => {
+        this.pendingTrialWrites = this.pendingTrialWrites
+          .then(() => this.sinks.trial(e))
+          .catch((err: unknown) => this.log.error(`recording trial event failed: ${String(err)}`));
+        options.onTrialEvent?.(e, trial);
+      },
+    });
+    this.server.addService(
+      WorkerGatewayService,
+      createWorkerGateway({
+        scheduler: this.scheduler,
+        heartbeatMs: Math.floor(ttl / 3),
+        coordinatorId: randomUUID(),
+        onProbeEvents: (events) => this.sinks.probes(events),
+        log: this.log,
+      }),
+    );
+    this.server.addService(SweepServiceService, createSweepService(this.scheduler));
+  }
+
+  static async create(options: CoordinatorOptions): Promise<Coordinator> {
+    const c = new Coordinator(options);
+    c.port = await new Promise<number>((resolve, reject) => {
+      c.server.bindAsync(options.listen, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new PhasesweepError('UNAVAILABLE', `cannot listen on ${options.listen}: ${err.message}`, { cause: err })) : resolve(port),
+      );
+    });
+    return c;
+  }
+
+  get address(): string {
+    const host = this.options.listen.slice(0, this.options.listen.lastIndexOf(':'));
+    return `${host === '0.0.0.0' || host === '' ? '127.0.0.1' : host}:${this.port}`;
+  }
+
+  run(): Promise<void> {
+    if (this.state === 'created') {
+      this.transition('running');
+      const ttl = this.scheduler.leases.ttlMs;
+      this.expiry = setInterval(() => this.scheduler.expireLeases(), Math.max(50, Math.floor(ttl / 4)));
+      this.expiry.unref();
+    }
+    return this.done;
+  }
+
+  async shutdown(graceMs = 5_000): Promise<void> {
+    if (this.state === 'draining' || this.state === 'stopped') return this.done;
+    this.transition('draining');
+    if (this.expiry) clearInterval(this.expiry);
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      force.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    await this.pendingTrialWrites;
+    this.transition('stopped');
+    this.stopped();
+    return this.done;
+  }
+
+  private transition(to: CoordinatorState): void {
+    this.log.info(`${this.state} → ${to}`);
+    this.state = to;
+  }
+}

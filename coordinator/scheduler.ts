@@ -1,0 +1,218 @@
+// The coordinator's decisions: which worker gets which trial, what a heartbeat or a result
+// means, when a lease is lost. No sockets here: sessions are send callbacks, time is a Clock,
+// so every rule is unit-tested directly. Messages about a lease are fenced by its token.
+import type {
+  CoordinatorMessage,
+  Heartbeat,
+  HeartbeatReply,
+  ProbeEvent,
+  TrialEvent,
+  TrialResult,
+} from '../proto/index.js';
+import { LeaseAction, TrialOutcome } from '../proto/index.js';
+import type { PlannedTrial, SweepSpec } from '../spec/index.js';
+import type { Clock } from './clock.js';
+import { LeaseTable, type LeaseRecord, type TokenSource } from './lease-table.js';
+import { SweepRegistry, type SubmitResult, type TrialRecord } from './sweep-registry.js';
+
+export interface WorkerSession {
+  readonly workerId: string;
+  /** Leases the worker asked for and has not been given yet. */
+  wanted: number;
+  send(msg: CoordinatorMessage): void;
+}
+
+export interface SchedulerOptions {
+  clock: Clock;
+  leaseTtlMs: number;
+  maxFailures?: number;
+  newToken?: TokenSource;
+  /** Trial status changes (leased, completed, …), for the event pipeline and the UI. */
+  onTrialEvent?: (e: TrialEvent, trial: TrialRecord) => void;
+}
+
+export class Scheduler {
+  readonly registry: SweepRegistry;
+  readonly leases: LeaseTable;
+  private readonly sessions = new Map<string, WorkerSession>();
+  private rr = 0;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.registry = new SweepRegistry({ maxFailures: options.maxFailures ?? 3 });
+    this.leases = new LeaseTable(options.clock, options.leaseTtlMs, options.newToken);
+  }
+
+  get workers(): number {
+    return this.sessions.size;
+  }
+
+  submit(spec: SweepSpec, planned: readonly PlannedTrial[]): SubmitResult {
+    const result = this.registry.submit(spec, planned);
+    this.dispatch();
+    return result;
+  }
+
+  attach(session: WorkerSession): void {
+    this.sessions.set(session.workerId, session);
+  }
+
+  /** The stream closed. Its leases stay until their TTL: the worker may reconnect and go on. */
+  detach(workerId: string, session?: WorkerSession): void {
+    if (session !== undefined && this.sessions.get(workerId) !== session) return;
+    this.sessions.delete(workerId);
+  }
+
+  request(workerId: string, count: number): void {
+    const s = this.sessions.get(workerId);
+    if (s === undefined) return;
+    s.wanted = count;
+    this.dispatch();
+  }
+
+  /** Hands pending trials to workers that asked, round-robin so one worker can't take all. */
+  dispatch(): void {
+    const waiting = () => [...this.sessions.values()].filter((s) => s.wanted > 0);
+    let sessions = waiting();
+    while (sessions.length > 0) {
+      const trial = this.registry.nextPending();
+      if (trial === undefined) return;
+      const session = sessions[this.rr++ % sessions.length]!;
+      this.lease(trial, session);
+      sessions = waiting();
+    }
+  }
+
+  private lease(trial: TrialRecord, session: WorkerSession): void {
+    const attempt = this.registry.markLeased(trial, session.workerId);
+    const lease = this.leases.grant(trial.sweepId, trial.trialId, attempt, session.workerId);
+    lease.checkpointRef = trial.checkpointRef;
+    session.wanted -= 1;
+    session.send({
+      lease: {
+        trial: {
+          sweep_id: trial.sweepId,
+          trial_id: trial.trialId,
+          seed: trial.seed,
+          config_json: trial.configJson,
+          axes: Object.fromEntries(Object.entries(trial.axes).map(([k, v]) => [k, JSON.stringify(v)])),
+        },
+        attempt,
+        token: lease.token,
+        ttl_ms: this.leases.ttlMs,
+        checkpoint_ref: trial.checkpointRef,
+      },
+    });
+    this.emit(trial, lease, 'leased');
+  }
+
+  heartbeat(workerId: string, hb: Heartbeat): HeartbeatReply {
+    const directives = hb.leases.map((p) => {
+      const lease = this.leases.renew(p.token, workerId, p.epoch, p.checkpoint_ref);
+      if (lease === undefined) return { trial_id: p.trial_id, token: p.token, action: LeaseAction.LEASE_ACTION_LEASE_LOST };
+      const trial = this.registry.trial(lease.sweepId, lease.trialId);
+      if (trial !== undefined) {
+        trial.epoch = Math.max(trial.epoch, p.epoch);
+        if (p.checkpoint_ref) trial.checkpointRef = p.checkpoint_ref;
+      }
+      const cancelled = this.registry.get(lease.sweepId)?.cancelled ?? true;
+      return {
+        trial_id: p.trial_id,
+        token: p.token,
+        action: cancelled ? LeaseAction.LEASE_ACTION_CANCEL : LeaseAction.LEASE_ACTION_CONTINUE,
+      };
+    });
+    return { directives };
+  }
+
+  /** A trial's result. Returns false (and changes nothing) when the token is stale. */
+  result(workerId: string, r: TrialResult): boolean {
+    const lease = this.leases.get(r.token);
+    if (lease === undefined || lease.workerId !== workerId || lease.trialId !== r.trial_id) return false;
+    this.leases.release(r.token);
+    const trial = this.registry.trial(lease.sweepId, lease.trialId);
+    if (trial === undefined) return false;
+    const meta = r.metadata;
+    switch (r.outcome) {
+      case TrialOutcome.TRIAL_OUTCOME_COMPLETED:
+        this.registry.finish(trial, 'completed', r.epochs);
+        this.emit(trial, lease, 'completed', r.reason, meta);
+        break;
+      case TrialOutcome.TRIAL_OUTCOME_DIVERGED:
+        this.registry.finish(trial, 'diverged', r.epochs, r.reason);
+        this.emit(trial, lease, 'diverged', r.reason, meta);
+        break;
+      case TrialOutcome.TRIAL_OUTCOME_RELEASED:
+        this.registry.requeue(trial);
+        this.emit(trial, lease, 'released', r.reason, meta);
+        break;
+      default: {
+        const state = this.registry.fail(trial, r.reason || 'worker reported a failure');
+        this.emit(trial, lease, state === 'failed' ? 'failed' : 'retrying', r.reason, meta);
+      }
+    }
+    this.dispatch();
+    return true;
+  }
+
+  /**
+   * Probe events streamed by a worker: kept only when that worker holds the live lease of the
+   * event's trial attempt, so a worker that lost its lease cannot write.
+   */
+  acceptEvents(workerId: string, events: readonly ProbeEvent[]): ProbeEvent[] {
+    return events.filter((e) => {
+      const lease = this.leases.forTrial(e.sweep_id, e.trial_id);
+      if (lease === undefined || lease.workerId !== workerId || lease.attempt !== e.attempt) return false;
+      const trial = this.registry.trial(e.sweep_id, e.trial_id);
+      if (trial !== undefined) {
+        trial.epoch = Math.max(trial.epoch, e.epoch + 1);
+        if (e.loss !== undefined) trial.finalLoss = e.loss;
+        if (e.val_acc !== undefined) trial.finalValAcc = e.val_acc;
+      }
+      return true;
+    });
+  }
+
+  /** Leases past their TTL: the trial goes back to pending (attempt+1 on its next lease). */
+  expireLeases(): LeaseRecord[] {
+    const expired = this.leases.takeExpired();
+    for (const lease of expired) {
+      const trial = this.registry.trial(lease.sweepId, lease.trialId);
+      if (trial === undefined || trial.state !== 'leased') continue;
+      const state = this.registry.fail(trial, `lease lost: worker ${lease.workerId} missed its heartbeats`);
+      this.emit(trial, lease, state === 'failed' ? 'failed' : 'retrying', trial.reason);
+    }
+    if (expired.length > 0) this.dispatch();
+    return expired;
+  }
+
+  cancel(sweepId: string): number {
+    return this.registry.cancel(sweepId);
+  }
+
+  private emit(
+    trial: TrialRecord,
+    lease: LeaseRecord,
+    status: string,
+    reason = '',
+    metadata?: TrialEvent['metadata'],
+  ): void {
+    this.options.onTrialEvent?.(
+      {
+        sweep_id: trial.sweepId,
+        sweep_name: this.registry.get(trial.sweepId)?.name ?? trial.sweepId,
+        trial_id: trial.trialId,
+        attempt: lease.attempt,
+        status,
+        time_ms: Date.now(),
+        seed: trial.seed,
+        config_json: trial.configJson,
+        axes: Object.fromEntries(Object.entries(trial.axes).map(([k, v]) => [k, JSON.stringify(v)])),
+        metadata,
+        reason,
+        worker_id: lease.workerId,
+        epochs: trial.epoch,
+      },
+      trial,
+    );
+  }
+}

@@ -1,0 +1,39 @@
+// Registry records → the SweepStatus messages the CLI reads. Pure.
+import type { SweepStatus, TrialStatus } from '../proto/index.js';
+import type { SweepRecord, SweepRegistry, TrialRecord } from './sweep-registry.js';
+
+export function trialStatus(t: TrialRecord): TrialStatus {
+  return {
+    trial_id: t.trialId,
+    seed: t.seed,
+    axes: Object.fromEntries(Object.entries(t.axes).map(([k, v]) => [k, JSON.stringify(v)])),
+    state: t.state,
+    attempt: t.attempt,
+    epoch: t.epoch,
+    reason: t.reason,
+    worker_id: t.workerId,
+    final_loss: t.finalLoss ?? Number.NaN,
+    final_val_acc: t.finalValAcc ?? Number.NaN,
+  };
+}
+
+export function sweepStatus(registry: SweepRegistry, sweep: SweepRecord, withTrials: boolean): SweepStatus {
+  const counts = registry.countByState(sweep.sweepId);
+  let epochsDone = 0;
+  let epochsTotal = 0;
+  for (const t of sweep.trials.values()) {
+    epochsTotal += t.epochs;
+    epochsDone += t.state === 'leased' || t.state === 'pending' ? Math.min(t.epoch, t.epochs) : t.epochs;
+  }
+  const done = registry.isDone(sweep.sweepId);
+  return {
+    sweep_id: sweep.sweepId,
+    name: sweep.name,
+    state: sweep.cancelled ? 'cancelled' : done ? (counts.failed > 0 ? 'failed' : 'completed') : 'running',
+    trials_total: sweep.trials.size,
+    trials_by_state: counts,
+    trials: withTrials ? [...sweep.trials.values()].map(trialStatus) : [],
+    epochs_done: epochsDone,
+    epochs_total: epochsTotal,
+  };
+}

@@ -1,0 +1,71 @@
+// The WorkerGateway service: one bidirectional stream per worker process. Translates stream
+// messages into scheduler calls; every rule lives in the scheduler.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { CoordinatorMessage, ProbeEvent, WorkerGatewayServer, WorkerMessage } from '../proto/index.js';
+import type { Logger } from './logger.js';
+import type { Scheduler, WorkerSession } from './scheduler.js';
+
+export interface GatewayOptions {
+  scheduler: Scheduler;
+  heartbeatMs: number;
+  coordinatorId: string;
+  /** Probe events a worker streams here (embedded mode); awaited in order per stream. */
+  onProbeEvents: (events: ProbeEvent[]) => Promise<void>;
+  log: Logger;
+}
+
+export function createWorkerGateway(o: GatewayOptions): WorkerGatewayServer {
+  return {
+    connect(call: ServerDuplexStream<WorkerMessage, CoordinatorMessage>) {
+      let session: WorkerSession | undefined;
+      // Probe batches are written in arrival order; the chain keeps them ordered per worker.
+      let writes: Promise<void> = Promise.resolve();
+      const send = (msg: CoordinatorMessage) => {
+        if (!call.writableEnded && !call.destroyed) call.write(msg);
+      };
+      call.on('data', (msg: WorkerMessage) => {
+        if (msg.hello !== undefined) {
+          if (session !== undefined) o.scheduler.detach(session.workerId, session);
+          session = { workerId: msg.hello.worker_id, wanted: 0, send };
+          o.scheduler.attach(session);
+          o.log.info(`worker ${session.workerId} connected (slots ${msg.hello.slots}, engines ${msg.hello.engines.join(',')})`);
+          send({ welcome: { coordinator_id: o.coordinatorId, heartbeat_ms: o.heartbeatMs } });
+          return;
+        }
+        if (session === undefined) {
+          call.destroy(new Error('the first message on the stream must be hello'));
+          return;
+        }
+        const workerId = session.workerId;
+        if (msg.request !== undefined) o.scheduler.request(workerId, msg.request.count);
+        else if (msg.heartbeat !== undefined) send({ heartbeat_reply: o.scheduler.heartbeat(workerId, msg.heartbeat) });
+        else if (msg.events !== undefined) {
+          const accepted = o.scheduler.acceptEvents(workerId, msg.events.events);
+          const dropped = msg.events.events.length - accepted.length;
+          if (dropped > 0) o.log.warn(`dropped ${dropped} events from ${workerId}: it holds no live lease for them`);
+          if (accepted.length > 0) {
+            writes = writes.then(() => o.onProbeEvents(accepted)).catch((err: unknown) => {
+              o.log.error(`storing probe events failed: ${String(err)}`);
+            });
+          }
+        } else if (msg.result !== undefined) {
+          const r = msg.result;
+          // Results wait for the trial's earlier events to be stored, so "completed" means stored.
+          writes = writes.then(() => {
+            if (!o.scheduler.result(workerId, r)) o.log.warn(`rejected result for ${r.trial_id} from ${workerId}: stale lease token`);
+          });
+        }
+      });
+      const close = () => {
+        if (session !== undefined) {
+          o.log.info(`worker ${session.workerId} disconnected`);
+          o.scheduler.detach(session.workerId, session);
+        }
+        if (!call.writableEnded) call.end();
+      };
+      call.on('end', close);
+      call.on('error', close);
+      call.on('cancelled', close);
+    },
+  };
+}

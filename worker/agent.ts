@@ -1,0 +1,224 @@
+// A worker process: connects to the coordinator, takes one lease at a time, trains it and
+// streams its probe events, heartbeating progress every TTL/3. The heartbeat reply can cancel
+// the trial or say the lease is lost; either aborts training at once.
+// Lifecycle: create → run() (resolves after shutdown) → shutdown() (idempotent: releases the
+// running trial so the coordinator re-leases it immediately).
+import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { hostname } from 'node:os';
+import {
+  LeaseAction,
+  TrialOutcome,
+  WorkerGatewayClient,
+  type CoordinatorMessage,
+  type Lease,
+  type TrialResult,
+  type WorkerMessage,
+} from '../proto/index.js';
+import { TrialConfig } from '../spec/index.js';
+import type { ProbeSink } from './event-sink.js';
+import { StreamProbeSink } from './event-sink.js';
+import { toProbeEvent } from './probe-event.js';
+import { runTrial, type Engine } from './training/index.js';
+
+export interface WorkerLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface WorkerOptions {
+  coordinator: string;
+  engine: Engine;
+  workerId?: string;
+  /** Where probe events go; undefined: over the coordinator stream. */
+  sink?: ProbeSink;
+  log: WorkerLogger;
+  /** Longest wait between reconnect attempts. */
+  maxBackoffMs?: number;
+}
+
+export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
+
+interface Running {
+  lease: Lease;
+  epoch: number;
+  abort: AbortController;
+  /** Why it was aborted: decides the result sent (released, or nothing for a lost lease). */
+  abortReason?: 'shutdown' | 'cancel' | 'lease_lost';
+}
+
+export class WorkerAgent {
+  state: WorkerState = 'created';
+  readonly workerId: string;
+  private readonly client: WorkerGatewayClient;
+  private readonly sink: ProbeSink;
+  private call: ClientDuplexStream<WorkerMessage, CoordinatorMessage> | undefined;
+  private running: Running | undefined;
+  private trialDone: Promise<void> = Promise.resolve();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  trialsRun = 0;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.workerId = o.workerId ?? `${hostname()}-${process.pid}`;
+    this.client = new WorkerGatewayClient(o.coordinator, credentials.createInsecure(), {
+      'grpc.keepalive_time_ms': 10_000,
+    });
+    this.sink = o.sink ?? new StreamProbeSink((events) => this.send({ events: { events } }));
+  }
+
+  async run(): Promise<void> {
+    this.transition('running');
+    let backoff = 100;
+    while (this.state === 'running') {
+      const connectedAt = Date.now();
+      await this.session();
+      if (this.state !== 'running') break;
+      if (Date.now() - connectedAt > 5_000) backoff = 100;
+      this.o.log.warn(`coordinator stream closed; reconnecting in ${backoff} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, backoff);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 5_000);
+    }
+    await this.trialDone;
+    await this.sink.close();
+    this.client.close();
+    this.transition('stopped');
+  }
+
+  /** Gives the running trial back (released) and closes the stream. */
+  async shutdown(): Promise<void> {
+    if (this.state === 'draining' || this.state === 'stopped') return;
+    this.transition('draining');
+    if (this.running) {
+      this.running.abortReason = 'shutdown';
+      this.running.abort.abort(new Error('worker shutting down'));
+    }
+    await this.trialDone;
+    this.call?.end();
+    this.wake?.();
+  }
+
+  private session(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const call = this.client.connect();
+      this.call = call;
+      call.on('data', (msg: CoordinatorMessage) => this.onMessage(msg));
+      const closed = () => {
+        if (this.heartbeat) clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+        if (this.call === call) this.call = undefined;
+        resolve();
+      };
+      call.on('error', (err: Error) => {
+        this.o.log.warn(`stream error: ${err.message}`);
+        closed();
+      });
+      call.on('end', closed);
+      call.write({
+        hello: {
+          worker_id: this.workerId,
+          slots: 1,
+          engines: [this.o.engine.info.engine],
+          version: '1',
+          event_sink: this.o.sink ? 'nats' : 'coordinator',
+        },
+      });
+    });
+  }
+
+  private send(msg: WorkerMessage): void {
+    const call = this.call;
+    if (call !== undefined && !call.writableEnded) call.write(msg);
+  }
+
+  private onMessage(msg: CoordinatorMessage): void {
+    if (msg.welcome !== undefined) {
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => this.sendHeartbeat(), msg.welcome.heartbeat_ms);
+      this.heartbeat.unref();
+      if (this.running === undefined && this.state === 'running') this.send({ request: { count: 1 } });
+      else this.sendHeartbeat();
+    } else if (msg.lease !== undefined) {
+      this.startTrial(msg.lease);
+    } else if (msg.heartbeat_reply !== undefined) {
+      for (const d of msg.heartbeat_reply.directives) {
+        const r = this.running;
+        if (r === undefined || r.lease.token !== d.token) continue;
+        if (d.action === LeaseAction.LEASE_ACTION_CANCEL || d.action === LeaseAction.LEASE_ACTION_LEASE_LOST) {
+          r.abortReason = d.action === LeaseAction.LEASE_ACTION_CANCEL ? 'cancel' : 'lease_lost';
+          this.o.log.warn(`trial ${r.lease.trial?.trial_id}: ${r.abortReason}, aborting`);
+          r.abort.abort(new Error(r.abortReason));
+        }
+      }
+    }
+  }
+
+  private sendHeartbeat(): void {
+    const r = this.running;
+    this.send({
+      heartbeat: {
+        leases: r ? [{ trial_id: r.lease.trial?.trial_id ?? '', token: r.lease.token, epoch: r.epoch, checkpoint_ref: '' }] : [],
+      },
+    });
+  }
+
+  private startTrial(lease: Lease): void {
+    if (this.running !== undefined || this.state !== 'running') {
+      // Never run two at once: hand it straight back.
+      this.send({ result: { trial_id: lease.trial?.trial_id ?? '', token: lease.token, outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED, epochs: 0, reason: 'worker busy' } });
+      return;
+    }
+    const running: Running = { lease, epoch: 0, abort: new AbortController() };
+    this.running = running;
+    this.trialDone = this.train(running).finally(() => {
+      this.running = undefined;
+      this.trialsRun++;
+      if (this.state === 'running') this.send({ request: { count: 1 } });
+    });
+  }
+
+  private async train(r: Running): Promise<void> {
+    const trial = r.lease.trial!;
+    const info = this.o.engine.info;
+    const metadata = { engine: info.engine, backend: info.backend, simd: info.simd, versions: info.versions };
+    const result: TrialResult = { trial_id: trial.trial_id, token: r.lease.token, outcome: TrialOutcome.TRIAL_OUTCOME_FAILED, epochs: 0, reason: '', metadata };
+    try {
+      const config = TrialConfig.parse(JSON.parse(trial.config_json));
+      this.o.log.info(`trial ${trial.trial_id} attempt ${r.lease.attempt}: training`);
+      const ctx = { lease: r.lease, workerId: this.workerId, engine: info.engine, backend: info.backend };
+      const out = await runTrial({
+        config,
+        seed: trial.seed,
+        engine: this.o.engine,
+        signal: r.abort.signal,
+        onEpoch: async (rec) => {
+          r.epoch = rec.epoch + 1;
+          await this.sink.publish(toProbeEvent(ctx, rec.epoch, rec.probes, Date.now()));
+        },
+      });
+      await this.sink.flush();
+      result.epochs = out.epochs;
+      result.reason = out.reason ?? '';
+      if (out.status === 'completed') result.outcome = TrialOutcome.TRIAL_OUTCOME_COMPLETED;
+      else if (out.status === 'diverged') result.outcome = TrialOutcome.TRIAL_OUTCOME_DIVERGED;
+      else if (r.abortReason === 'lease_lost') return; // someone else owns it now: say nothing
+      else result.outcome = TrialOutcome.TRIAL_OUTCOME_RELEASED;
+    } catch (err) {
+      await this.sink.flush().catch(() => undefined);
+      result.reason = err instanceof Error ? err.message : String(err);
+      this.o.log.error(`trial ${trial.trial_id} failed: ${result.reason}`);
+    }
+    this.send({ result });
+  }
+
+  private transition(to: WorkerState): void {
+    this.o.log.info(`${this.state} → ${to}`);
+    this.state = to;
+  }
+}

@@ -1,0 +1,4 @@
+// The worker component's public surface.
+export { WorkerAgent, type WorkerOptions } from './agent.js';
+export type { ProbeSink } from './event-sink.js';
+export { createEngine, type Engine } from './training/index.js';
