@@ -1,0 +1,132 @@
+// The embedding-matrix probes of SCIENCE.md, from W_{t−1}, W_t and G_t, all in Float64.
+// Pure: the same function serves training epochs and `phasesweep probe` against fixtures.
+import type { ProbeValues } from '../../spec/index.js';
+import {
+  centreColumns,
+  crossGram,
+  distance,
+  dot,
+  frobenius,
+  toDense,
+  unitRows,
+  type Dense,
+  type MatrixLike,
+} from './dense.js';
+import { singularValues, spectralProbes } from './spectrum.js';
+
+export interface MatrixProbeInput {
+  W_prev: MatrixLike;
+  W: MatrixLike;
+  G: MatrixLike;
+  /** Latent cluster of each row (token), for `cluster_purity`. */
+  clusters?: ArrayLike<number> | null;
+  /** Column count, required when the matrices are flat arrays. */
+  cols?: number;
+}
+
+export interface MatrixProbeResult {
+  probes: ProbeValues;
+  singularValues: number[];
+}
+
+const ratio = (a: number, b: number): number | null => (b > 0 && Number.isFinite(a / b) ? a / b : null);
+
+/** Mean cosine over ordered pairs of non-zero rows: (‖Σu_i‖² − n)/(n(n−1)), O(Vd). */
+export function meanPairwiseCos(w: Dense): number | null {
+  const { units, nonZero } = unitRows(w);
+  const sum = new Float64Array(w.cols);
+  let n = 0;
+  for (let r = 0; r < w.rows; r++) {
+    if (!nonZero[r]) continue;
+    n++;
+    for (let j = 0; j < w.cols; j++) sum[j] = sum[j]! + units[r * w.cols + j]!;
+  }
+  if (n < 2) return null;
+  return (dot(sum, sum) - n) / (n * (n - 1));
+}
+
+/** Linear CKA (Kornblith et al. 2019), rows as examples, columns centred. */
+export function linearCka(x: Dense, y: Dense): number | null {
+  const xc = centreColumns(x);
+  const yc = centreColumns(y);
+  const yx = frobenius(crossGram(yc, xc));
+  const xx = frobenius(crossGram(xc, xc));
+  const yy = frobenius(crossGram(yc, yc));
+  return ratio(yx * yx, xx * yy);
+}
+
+/**
+ * Fraction of tokens whose nearest other token by cosine shares its latent cluster.
+ * Zero rows have no direction: they neither count nor serve as neighbours. Ties go to the
+ * lowest token id.
+ */
+export function clusterPurity(w: Dense, clusters: ArrayLike<number>): number | null {
+  const { rows, cols } = w;
+  if (clusters.length !== rows)
+    throw new RangeError(`clusters has ${clusters.length} entries for ${rows} rows`);
+  const { units, nonZero } = unitRows(w);
+  const best = new Float64Array(rows).fill(-Infinity);
+  const arg = new Int32Array(rows).fill(-1);
+  // Each pair once: the cosine matrix is symmetric.
+  for (let i = 0; i < rows; i++) {
+    if (!nonZero[i]) continue;
+    const oi = i * cols;
+    for (let j = i + 1; j < rows; j++) {
+      if (!nonZero[j]) continue;
+      const oj = j * cols;
+      let c = 0;
+      for (let k = 0; k < cols; k++) c += units[oi + k]! * units[oj + k]!;
+      if (c > best[i]!) {
+        best[i] = c;
+        arg[i] = j;
+      }
+      if (c > best[j]!) {
+        best[j] = c;
+        arg[j] = i;
+      }
+    }
+  }
+  let counted = 0;
+  let same = 0;
+  for (let i = 0; i < rows; i++) {
+    if (arg[i]! < 0) continue;
+    counted++;
+    if (clusters[arg[i]!] === clusters[i]) same++;
+  }
+  return counted > 0 ? same / counted : null;
+}
+
+/** Every matrix probe; non-finite values (a diverging run) are reported as null. */
+export function computeMatrixProbesDetailed(input: MatrixProbeInput): MatrixProbeResult {
+  const w = toDense(input.W, input.cols);
+  const wPrev = toDense(input.W_prev, w.cols);
+  const g = toDense(input.G, w.cols);
+  if (wPrev.rows !== w.rows || wPrev.cols !== w.cols || g.rows !== w.rows || g.cols !== w.cols) {
+    throw new RangeError(`W_prev, W and G must have the same shape (${w.rows}×${w.cols})`);
+  }
+  const embNorm = frobenius(w.data);
+  const prevNorm = frobenius(wPrev.data);
+  const drift = distance(w.data, wPrev.data);
+  const gradNorm = frobenius(g.data);
+  const sv = singularValues(w);
+  const probes: ProbeValues = {
+    emb_norm: embNorm,
+    drift,
+    rel_drift: ratio(drift, prevNorm),
+    stability: ratio(dot(w.data, wPrev.data), embNorm * prevNorm),
+    mean_pairwise_cos: meanPairwiseCos(w),
+    ...spectralProbes(sv),
+    grad_norm: gradNorm,
+    grad_drift_ratio: ratio(gradNorm, drift),
+    cka_prev: linearCka(w, wPrev),
+  };
+  if (input.clusters) probes.cluster_purity = clusterPurity(w, input.clusters);
+  for (const [k, v] of Object.entries(probes)) {
+    if (typeof v === 'number' && !Number.isFinite(v)) probes[k as keyof ProbeValues] = null;
+  }
+  return { probes, singularValues: sv };
+}
+
+export function computeMatrixProbes(input: MatrixProbeInput): ProbeValues {
+  return computeMatrixProbesDetailed(input).probes;
+}
