@@ -66,6 +66,8 @@ async function smokeTest(): Promise<void> {
 }
 
 async function activate(backend: string): Promise<void> {
+  // Production mode: no debug checks, and no console banner urging tfjs-node on every start.
+  tf.enableProdMode();
   const ok = await tf.setBackend(backend);
   if (!ok) throw new Error(`tf.setBackend('${backend}') failed`);
   await tf.ready();
