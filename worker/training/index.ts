@@ -14,6 +14,7 @@ export {
   type EpochRecord,
   type RunTrialOptions,
   type TrialRunResult,
+  type EpochTiming,
 } from './trial.js';
 export { encodeCheckpoint, decodeCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 export { generateTask, type Dataset } from './tasks.js';

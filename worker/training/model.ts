@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrialConfig } from '../../spec/index.js';
 import type { Rng } from './rng.js';
-import { bmm, embedding, linear } from './tf-ops.js';
+import { affine, affineRelu, bmm, embedding, linear } from './tf-ops.js';
 
 export interface ModelDims {
   vocab: number;
@@ -60,6 +60,7 @@ export type ParamMap = Record<string, tf.Tensor>;
 /** One batch of sequences, uploaded once and reused every epoch. */
 export interface TokenBatch {
   size: number;
+  tokens: Int32Array;
   /** [size·L] token ids, and the same as [size·L, 1] for scatterND. */
   idx: tf.Tensor1D;
   idx2d: tf.Tensor2D;
@@ -74,6 +75,7 @@ export function uploadBatch(x: Int32Array, y: Int32Array, dims: ModelDims): Toke
   const labels = tf.tensor1d(y, 'int32');
   return {
     size,
+    tokens: x,
     idx,
     idx2d: tf.reshape(idx, [x.length, 1]),
     labels,
@@ -99,29 +101,41 @@ function mergeHeads(t: tf.Tensor3D, b: number, dims: ModelDims): tf.Tensor2D {
   return tf.reshape(tf.transpose(t4, [0, 2, 1, 3]), [b * L, d]);
 }
 
+/** softmax(q·kᵀ·scale)·v within each sequence and head; q, k, v and the result are [b·L, d]. */
+function attention(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  v: tf.Tensor2D,
+  b: number,
+  dims: ModelDims,
+  scale: number,
+): tf.Tensor2D {
+  const att = tf.softmax(
+    bmm(splitHeads(tf.mul(q, scale), b, dims), tf.transpose(splitHeads(k, b, dims), [0, 2, 1])),
+  );
+  return mergeHeads(bmm(att, splitHeads(v, b, dims)), b, dims);
+}
+
 function block(p: ParamMap, l: number, h: tf.Tensor2D, b: number, dims: ModelDims): tf.Tensor2D {
   const scale = 1 / Math.sqrt(dims.d / dims.heads);
   const w = (name: string) => p[`l${l}.${name}`] as tf.Tensor2D;
-  const q = splitHeads(tf.mul(linear(h, w('wq')), scale), b, dims);
-  const k = splitHeads(linear(h, w('wk')), b, dims);
-  const v = splitHeads(linear(h, w('wv')), b, dims);
-  const att = tf.softmax(bmm(q, tf.transpose(k, [0, 2, 1])));
-  const o = mergeHeads(bmm(att, v), b, dims);
+  const o = attention(linear(h, w('wq')), linear(h, w('wk')), linear(h, w('wv')), b, dims, scale);
   const h1: tf.Tensor2D = tf.add(h, linear(o, w('wo')));
-  const f = tf.relu(tf.add(linear(h1, w('w1')), w('b1'))) as tf.Tensor2D;
-  return tf.add(h1, tf.add(linear(f, w('w2')), w('b2')));
+  const bias = (name: string) => p[`l${l}.${name}`] as tf.Tensor1D;
+  const f = affineRelu(h1, w('w1'), bias('b1'));
+  return tf.add(h1, affine(f, w('w2'), bias('b2')));
 }
 
 /** The pooled representation h(x) [size, d] that feeds the classifier. */
 export function pooled(p: ParamMap, batch: TokenBatch, dims: ModelDims, noise?: tf.Tensor2D): tf.Tensor2D {
-  let h = embedding(p['encoder'] as tf.Tensor2D, batch.idx, batch.idx2d);
+  let h = embedding(p['encoder'] as tf.Tensor2D, batch.idx, batch.idx2d, batch.tokens);
   if (noise) h = tf.add<tf.Tensor2D>(h, noise);
   for (let l = 0; l < dims.layers; l++) h = block(p, l, h, batch.size, dims);
   return tf.mean<tf.Tensor2D>(tf.reshape(h, [batch.size, dims.seqLen, dims.d]), 1);
 }
 
 export function logits(p: ParamMap, hPooled: tf.Tensor2D): tf.Tensor2D {
-  return tf.add(linear(hPooled, p['head.w'] as tf.Tensor2D), p['head.b']!);
+  return affine(hPooled, p['head.w'] as tf.Tensor2D, p['head.b'] as tf.Tensor1D);
 }
 
 /** Summed (not mean) cross-entropy: chunks add up to the batch total exactly once. */

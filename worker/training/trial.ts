@@ -28,6 +28,14 @@ export interface RunTrialOptions {
   /** Checkpoint after every this many epochs (counted from epoch 0). */
   checkpointEvery?: number;
   onCheckpoint?: (c: TrainingCheckpoint) => Promise<void> | void;
+  /** Wall time per epoch, split into the training step and the probes (for benchmarks). */
+  onTiming?: (t: EpochTiming) => void;
+}
+
+export interface EpochTiming {
+  epoch: number;
+  trainMs: number;
+  probeMs: number;
 }
 
 export interface TrialRunResult {
@@ -101,6 +109,7 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
     for (; epoch <= last; epoch++) {
       if (opts.signal?.aborted) return { status: 'aborted', epochs: epoch, reason: 'aborted' };
       const probeNow = epoch % config.probes.every === 0 || epoch === last;
+      const t0 = performance.now();
       const wPrev = probeNow ? readMatrix(embedding) : null;
       const step = trainEpoch(params, opt, {
         train,
@@ -116,6 +125,7 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
       if (!Number.isFinite(step.loss)) {
         return { status: 'diverged', epochs: epoch, reason: `loss is ${step.loss} at epoch ${epoch}` };
       }
+      const t1 = performance.now();
       if (probeNow) {
         const matrix = computeMatrixProbes({
           W_prev: wPrev!,
@@ -138,7 +148,10 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
         for (const [k, v] of Object.entries(probes)) {
           if (typeof v === 'number' && !Number.isFinite(v)) probes[k as keyof ProbeValues] = null;
         }
+        opts.onTiming?.({ epoch, trainMs: t1 - t0, probeMs: performance.now() - t1 });
         await opts.onEpoch({ epoch, probes });
+      } else {
+        opts.onTiming?.({ epoch, trainMs: t1 - t0, probeMs: 0 });
       }
       if (opts.checkpointEvery && opts.onCheckpoint && (epoch + 1) % opts.checkpointEvery === 0) {
         await opts.onCheckpoint({

@@ -1,0 +1,113 @@
+// `npm run bench:engine`: milliseconds per epoch of the model on each engine that starts
+// here, training step and probes timed apart, at three standard sizes. Prints JSON.
+import { parseArgs } from 'node:util';
+import { TrialConfig } from '../spec/index.js';
+import { createEngine, runTrial, type Engine, type EpochTiming } from '../worker/training/index.js';
+
+interface Size {
+  name: string;
+  V: number;
+  d: number;
+  N: number;
+  L: number;
+}
+
+const SIZES: Size[] = [
+  { name: 'small', V: 256, d: 64, N: 1024, L: 16 },
+  { name: 'medium', V: 1024, d: 128, N: 4096, L: 16 },
+  { name: 'large', V: 4096, d: 256, N: 16384, L: 32 },
+];
+
+/** Rough sustained throughput (FLOP/s) per backend, only to skip runs that would take hours. */
+const THROUGHPUT: Record<string, number> = { cpu: 1e9, wasm: 1.5e10 };
+
+/** Forward+backward FLOPs of one epoch: 12·d² per token per layer (QKV, O, FFN 4d) × 2 × 3. */
+function epochFlops(s: Size): number {
+  return 6 * s.N * s.L * (12 * s.d * s.d + 2 * s.L * s.d);
+}
+
+function config(s: Size, epochs: number): TrialConfig {
+  return TrialConfig.parse({
+    task: { kind: 'clustered-tokens', vocab: s.V, clusters: 4, seq_len: s.L, train_size: s.N, val_size: 256 },
+    model: { d_model: s.d, heads: 1, layers: 1, ffn: 4 * s.d },
+    train: { epochs, lr: 1e-3 },
+    probes: { every: 1, probe_set: 64 },
+  });
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function benchOne(engine: Engine, s: Size, epochs: number) {
+  const timings: EpochTiming[] = [];
+  const result = await runTrial({
+    config: config(s, epochs + 1),
+    seed: 0,
+    engine,
+    onEpoch: () => undefined,
+    onTiming: (t) => timings.push(t),
+  });
+  // The first epoch pays for kernel compilation and heap growth: not steady state.
+  const steady = timings.slice(1);
+  return {
+    status: result.status,
+    ms_per_epoch: Number(median(steady.map((t) => t.trainMs)).toFixed(1)),
+    probe_ms_per_epoch: Number(median(steady.map((t) => t.probeMs)).toFixed(1)),
+    first_epoch_ms: Number(((timings[0]?.trainMs ?? 0) + (timings[0]?.probeMs ?? 0)).toFixed(1)),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sizes: { type: 'string', default: 'small,medium,large' },
+      engines: { type: 'string', default: 'tensorflow-gpu,webgpu,tensorflow,wasm,cpu' },
+      epochs: { type: 'string', default: '5' },
+      'max-epoch-s': { type: 'string', default: '60' },
+    },
+  });
+  const epochs = Math.max(1, Number(values.epochs));
+  const maxEpochS = Number(values['max-epoch-s']);
+  const sizes = values.sizes.split(',').map((n) => {
+    const s = SIZES.find((x) => x.name === n.trim());
+    if (!s) throw new Error(`unknown size "${n}" (small, medium, large)`);
+    return s;
+  });
+  const results: Record<string, unknown>[] = [];
+  const unavailable: Record<string, string> = {};
+  for (const name of values.engines.split(',').map((e) => e.trim())) {
+    let engine: Engine;
+    try {
+      engine = await createEngine(name);
+    } catch (err) {
+      unavailable[name] = (err as Error).message;
+      continue;
+    }
+    for (const s of sizes) {
+      const size = `${s.V},${s.d},${s.N},${s.L}`;
+      const rate = THROUGHPUT[engine.info.backend];
+      const estimate = rate ? epochFlops(s) / rate : 0;
+      if (estimate > maxEpochS) {
+        results.push({
+          backend: engine.info.backend,
+          size,
+          skipped: `estimated ${Math.round(estimate)} s per epoch on ${engine.info.backend} (over --max-epoch-s ${maxEpochS})`,
+        });
+        continue;
+      }
+      process.stderr.write(`bench: ${name} ${s.name} (${size})…\n`);
+      results.push({
+        backend: engine.info.backend,
+        engine: engine.info.engine,
+        size,
+        ...(await benchOne(engine, s, epochs)),
+      });
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ epochs, results, unavailable }, null, 2)}\n`);
+}
+
+await main();
