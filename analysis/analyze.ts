@@ -70,7 +70,11 @@ export function analyseFamilies(
 ): FamilyResult[] {
   const families: FamilyResult[] = [];
   const tested = familyAxes(trials, axes, spec);
-  const opts = { confidence: spec.confidence, bootstrap: spec.bootstrap };
+  const opts = {
+    confidence: spec.confidence,
+    bootstrap: spec.bootstrap,
+    cache: new Map<string, [number, number] | null>(),
+  };
   for (const def of spec.events) {
     const withEvent: TrialEvents[] = trials.filter((t) => t.events[def.name] !== undefined);
     if (withEvent.length === 0) continue;

@@ -59,6 +59,8 @@ export interface FamilyResult {
 export interface FamilyOptions {
   confidence: number;
   bootstrap: { resamples: number; seed: number };
+  /** Bootstrap CIs by event and data: a group appears in one family per axis, resampled once. */
+  cache?: Map<string, [number, number] | null>;
 }
 
 /** Ordered axes (numbers, booleans) get the trend tests; a string axis is nominal. */

@@ -14,3 +14,5 @@ export type { Segmentation, SegmentationOptions } from './segmentation.js';
 export { parseCsv, parseAxisValue } from './csv.js';
 export type { CsvRead } from './csv.js';
 export * from './stats/index.js';
+export { analyseSeriesParallel } from './parallel.js';
+export type { ParallelOptions } from './parallel.js';

@@ -55,14 +55,45 @@ class L2Cost {
   }
 }
 
+/** Best single split of [start, end) (segments ≥ minSize): [cost, split], split −1 if none. */
+function bestSplit(cost: L2Cost, start: number, end: number, minSize: number): [number, number] {
+  let best = Infinity;
+  let at = -1;
+  for (let b = start + minSize; b <= end - minSize; b++) {
+    const v = cost.cost(start, b) + cost.cost(b, end);
+    if (v < best) [best, at] = [v, b];
+  }
+  return [best, at];
+}
+
+/** Cost of a greedy (binary-segmentation) 3-segment partition: an upper bound of the optimum. */
+function greedyBound(cost: L2Cost, n: number, minSize: number): number {
+  const [, b] = bestSplit(cost, 0, n, minSize);
+  if (b < 0) return Infinity;
+  const left = bestSplit(cost, 0, b, minSize)[0] + cost.cost(b, n);
+  const right = cost.cost(0, b) + bestSplit(cost, b, n, minSize)[0];
+  return Math.min(left, right);
+}
+
 /**
  * Optimal 2-breakpoint partition. ruptures picks, for each last breakpoint b2, the first b1
  * minimising c(0,b1)+c(b1,b2), then the first b2 minimising that plus c(b2,T).
  */
 function dynp3(cost: L2Cost, n: number, minSize: number): [number, number] {
   const { s1, s2 } = cost;
+  // hs[b1] = c(0,b1) − S2[b1], so the inner loop evaluates c(0,b1) + c(b1,b2) as
+  // hs[b1] + S2[b2] − (S1[b2] − S1[b1])²/(b2 − b1): three loads and four flops per candidate.
   const head = new Float64Array(n + 1);
-  for (let b = minSize; b <= n; b++) head[b] = cost.cost(0, b);
+  const hs = new Float64Array(n + 1);
+  for (let b = minSize; b <= n; b++) {
+    head[b] = cost.cost(0, b);
+    hs[b] = head[b]! - s2[b]!;
+  }
+  // Pruning that cannot change the result: c(0,b1) never decreases as b1 grows and c(b1,b2) ≥ 0,
+  // so once c(0,b1) + c(b2,T) exceeds an upper bound of the optimum (a greedy 3-segment
+  // partition), no later b1 can win or tie for this b2. The slack covers prefix-sum rounding.
+  const slack = 1e-9 * (s2[n]! + 1);
+  const bound = greedyBound(cost, n, minSize) + slack;
   const inv = new Float64Array(n + 1);
   for (let len = 1; len <= n; len++) inv[len] = 1 / len;
   let best = Infinity;
@@ -74,18 +105,19 @@ function dynp3(cost: L2Cost, n: number, minSize: number): [number, number] {
     let inner = Infinity;
     let innerB1 = -1;
     const last = b2 - minSize;
-    // The hot loop: O(T²/2) evaluations over typed arrays, no allocation.
+    const tail = cost.cost(b2, n);
+    const cut = bound - tail;
+    // The hot loop: O(T²/2) candidates over typed arrays, no allocation.
     for (let b1 = minSize; b1 <= last; b1++) {
+      if (head[b1]! > cut) break;
       const d = e1 - s1[b1]!;
-      let c = e2 - s2[b1]! - d * d * inv[b2 - b1]!;
-      if (c < 0) c = 0;
-      const v = head[b1]! + c;
+      const v = hs[b1]! + e2 - d * d * inv[b2 - b1]!;
       if (v < inner) {
         inner = v;
         innerB1 = b1;
       }
     }
-    const total = inner + cost.cost(b2, n);
+    const total = inner + tail;
     if (total < best) {
       best = total;
       bestB1 = innerB1;
@@ -101,20 +133,27 @@ function dynp3(cost: L2Cost, n: number, minSize: number): [number, number] {
  * minimum wins, and t survives while F(t) + c(t,bkp) + pen ≤ F(bkp) + pen.
  */
 function pelt(cost: L2Cost, n: number, minSize: number, pen: number): number[] {
+  const { s1, s2 } = cost;
+  const inv = new Float64Array(n + 1);
+  for (let len = 1; len <= n; len++) inv[len] = 1 / len;
   const f = new Float64Array(n + 1);
   const prev = new Int32Array(n + 1);
-  let adm = new Int32Array(n + 1);
+  const adm = new Int32Array(n + 1);
   const vals = new Float64Array(n + 1);
-  let next = new Int32Array(n + 1);
   let size = 0;
   for (let bkp = minSize; bkp <= n; bkp++) {
     const t0 = bkp - minSize;
     if (t0 === 0 || t0 >= minSize) adm[size++] = t0;
     let best = Infinity;
     let arg = -1;
+    const e1 = s1[bkp]!;
+    const e2 = s2[bkp]!;
     for (let i = 0; i < size; i++) {
       const t = adm[i]!;
-      const v = f[t]! + (cost.cost(t, bkp) + pen);
+      const d = e1 - s1[t]!;
+      let c = e2 - s2[t]! - d * d * inv[bkp - t]!;
+      if (c < 0) c = 0;
+      const v = f[t]! + (c + pen);
       vals[i] = v;
       if (v < best) {
         best = v;
@@ -123,10 +162,10 @@ function pelt(cost: L2Cost, n: number, minSize: number, pen: number): number[] {
     }
     f[bkp] = best;
     prev[bkp] = arg;
+    // Compact in place, keeping ascending order (ruptures' list order decides ties).
     const limit = best + pen;
     let kept = 0;
-    for (let i = 0; i < size; i++) if (vals[i]! <= limit) next[kept++] = adm[i]!;
-    [adm, next] = [next, adm];
+    for (let i = 0; i < size; i++) if (vals[i]! <= limit) adm[kept++] = adm[i]!;
     size = kept;
   }
   const ends: number[] = [];

@@ -1,5 +1,6 @@
 // Seeded percentile bootstrap confidence interval of a median, for groups without censoring.
 // The generator is passed in, so a result depends only on the data and the seed.
+import betainc from '@stdlib/math-base-special-betainc';
 
 /** A uniform generator on [0, 1). */
 export type Rng = () => number;
@@ -47,6 +48,51 @@ export interface BootstrapOptions {
   rng: Rng;
 }
 
+/**
+ * Draws the median of one bootstrap resample without building it. With the data sorted, a
+ * resample is n uniform draws of positions; its lower median is at position L, the m-th smallest
+ * draw, whose law is P(L ≤ k) = P(Bin(n, (k+1)/n) ≥ m) = I_{(k+1)/n}(m, n−m+1). For even n the
+ * upper median R equals L unless exactly m draws fall at or below L, in which case it is the
+ * smallest of the other n−m draws, uniform over the positions above L. Each draw costs
+ * O(log n) instead of O(n), with exactly the distribution of resampling.
+ */
+export function createMedianSampler(sorted: Float64Array, rng: Rng): () => number {
+  const n = sorted.length;
+  const even = n % 2 === 0;
+  const m = even ? n / 2 : (n + 1) / 2;
+  const cdf = new Float64Array(n);
+  for (let k = 0; k < n - 1; k++) cdf[k] = betainc((k + 1) / n, m, n - m + 1);
+  cdf[n - 1] = 1;
+  const logFact = new Float64Array(n + 1);
+  for (let i = 2; i <= n; i++) logFact[i] = logFact[i - 1]! + Math.log(i);
+  const logChoose = logFact[n]! - logFact[m]! - logFact[n - m]!;
+  /** P(exactly m of n draws fall in a set of probability p). */
+  const pmf = (p: number) => Math.exp(logChoose + m * Math.log(p) + (n - m) * Math.log1p(-p));
+  return () => {
+    const u = rng();
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! > u) hi = mid;
+      else lo = mid + 1;
+    }
+    const L = lo;
+    if (!even) return sorted[L]!;
+    const pL = cdf[L]! - (L > 0 ? cdf[L - 1]! : 0);
+    // P(N≤L = m and at least one draw at L) = P(N≤L = m) − P(N<L = m, none at L).
+    const pSplit = pmf((L + 1) / n) - (L > 0 ? pmf(L / n) * Math.pow(1 - 1 / (n - L), n - m) : 0);
+    let R = L;
+    if (pL > 0 && rng() * pL < pSplit) {
+      // The smallest of n−m uniform draws over the K positions above L.
+      const K = n - 1 - L;
+      const j = Math.ceil(K - 1 - K * Math.pow(1 - rng(), 1 / (n - m)));
+      R = L + 1 + Math.min(K - 1, Math.max(0, j));
+    }
+    return (sorted[L]! + sorted[R]!) / 2;
+  };
+}
+
 /** Percentile CI of the median; null for fewer than 2 values. */
 export function bootstrapMedianCi(
   values: readonly number[],
@@ -54,30 +100,9 @@ export function bootstrapMedianCi(
 ): [number, number] | null {
   const n = values.length;
   if (n < 2) return null;
-  const sorted = Float64Array.from(values).sort();
-  // A resample's median is a function of which sorted positions were drawn: count the draws per
-  // position and walk the counts, O(n) per resample without sorting.
-  const counts = new Int32Array(n);
+  const draw = createMedianSampler(Float64Array.from(values).sort(), opts.rng);
   const stats = new Float64Array(opts.resamples);
-  const lowRank = (n - 1) >> 1;
-  const highRank = n >> 1;
-  for (let r = 0; r < opts.resamples; r++) {
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[Math.floor(opts.rng() * n)]!++;
-    let seen = 0;
-    let lo = NaN;
-    let hi = NaN;
-    for (let k = 0; k < n; k++) {
-      const next = seen + counts[k]!;
-      if (Number.isNaN(lo) && lowRank < next) lo = sorted[k]!;
-      if (highRank < next) {
-        hi = sorted[k]!;
-        break;
-      }
-      seen = next;
-    }
-    stats[r] = (lo + hi) / 2;
-  }
+  for (let r = 0; r < opts.resamples; r++) stats[r] = draw();
   stats.sort();
   const alpha = (1 - opts.confidence) / 2;
   return [quantileSorted(stats, alpha), quantileSorted(stats, 1 - alpha)];

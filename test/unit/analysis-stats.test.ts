@@ -9,7 +9,7 @@ import { cliffsDelta, spearman } from '../../analysis/stats/correlation.js';
 import { kaplanMeier } from '../../analysis/stats/kaplan-meier.js';
 import { logrank } from '../../analysis/stats/logrank.js';
 import { normalQuantile } from '../../analysis/stats/distributions.js';
-import { bootstrapMedianCi, createRng, median } from '../../analysis/stats/bootstrap.js';
+import { bootstrapMedianCi, createMedianSampler, createRng, median } from '../../analysis/stats/bootstrap.js';
 
 interface Fixture {
   levels: number[];
@@ -222,6 +222,47 @@ describe('edge cases', () => {
     expect(a).toEqual(b);
     expect(a![0]).toBeLessThanOrEqual(median(v)!);
     expect(a![1]).toBeGreaterThanOrEqual(median(v)!);
+  });
+});
+
+describe('bootstrap median sampler', () => {
+  /** The exact law of a resample's median, by enumerating all n^n resamples. */
+  function exactLaw(sorted: number[]): Map<number, number> {
+    const n = sorted.length;
+    const law = new Map<number, number>();
+    const idx = new Array<number>(n).fill(0);
+    const total = n ** n;
+    for (let c = 0; c < total; c++) {
+      let x = c;
+      for (let i = 0; i < n; i++) {
+        idx[i] = x % n;
+        x = Math.floor(x / n);
+      }
+      const med = median(idx.map((i) => sorted[i]!))!;
+      law.set(med, (law.get(med) ?? 0) + 1 / total);
+    }
+    return law;
+  }
+
+  it.each([
+    [[1, 2, 4, 8, 16]],
+    [[1, 2, 4, 8, 16, 32]],
+    [[3, 5, 5, 9]],
+    [[1, 10, 100, 1000, 10000, 1e5, 1e6]],
+  ])('draws each median value with its resampling probability (%j)', (sorted) => {
+    const law = exactLaw(sorted);
+    const draw = createMedianSampler(Float64Array.from(sorted), createRng(11));
+    const B = 200_000;
+    const freq = new Map<number, number>();
+    for (let b = 0; b < B; b++) {
+      const v = draw();
+      freq.set(v, (freq.get(v) ?? 0) + 1 / B);
+    }
+    for (const v of freq.keys()) expect(law.has(v), `value ${v} impossible`).toBe(true);
+    for (const [v, p] of law) {
+      // Four binomial standard errors, plus a hair for p ≈ 0.
+      expect(Math.abs((freq.get(v) ?? 0) - p)).toBeLessThanOrEqual(4 * Math.sqrt((p * (1 - p)) / B) + 1e-4);
+    }
   });
 });
 
