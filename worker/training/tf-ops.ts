@@ -53,7 +53,7 @@ export const linear = tf.customGrad((x, w, save) => {
     value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), ...paramGrads(xs, dy as tf.Tensor2D, false)];
+      return [tf.matMul(dy, tf.transpose(ws)), ...paramGrads(xs, dy as tf.Tensor2D, false)];
     },
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
@@ -84,7 +84,7 @@ export const affineRelu = tf.customGrad((x, w, b, save) => {
     value: y,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws, ys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-      const g = tf.mul(dy, tf.step(ys)) as tf.Tensor2D;
+      const g = tf.mul<tf.Tensor2D>(dy, tf.step(ys));
       return [tf.matMul(g, tf.transpose(ws)), ...paramGrads(xs, g, true)];
     },
   };
@@ -99,10 +99,7 @@ export const bmm = tf.customGrad((a, b, save) => {
     value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
-      return [
-        tf.matMul(dy as tf.Tensor3D, tf.transpose(bs, SWAP_LAST)),
-        tf.matMul(tf.transpose(as, SWAP_LAST), dy as tf.Tensor3D),
-      ];
+      return [tf.matMul(dy, tf.transpose(bs, SWAP_LAST)), tf.matMul(tf.transpose(as, SWAP_LAST), dy)];
     },
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
