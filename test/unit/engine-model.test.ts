@@ -28,7 +28,7 @@ describe('model fast paths', () => {
       const params: ParamMap = {};
       specs.forEach((s, i) => (params[s.name] = tf.tensor(values[i]!, s.shape)));
       const batch = uploadBatch(data.trainX, data.trainY, dims);
-      const zeros = tf.zeros([data.trainY.length * dims.seqLen, dims.d]) as tf.Tensor2D;
+      const zeros = tf.zeros<tf.Rank.R2>([data.trainY.length * dims.seqLen, dims.d]);
       // Passing zero noise takes the per-token path; no noise takes the folded one.
       const plain = pooled(params, batch, dims, zeros).dataSync();
       const folded = pooled(params, batch, dims).dataSync();
