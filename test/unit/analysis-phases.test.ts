@@ -72,6 +72,96 @@ describe('segmentation against a brute-force optimum', () => {
   });
 });
 
+/** Two-pass L2 cost, as ruptures' CostL2 (numpy var × n). */
+function sse(x: Float64Array, a: number, b: number): number {
+  let m = 0;
+  for (let i = a; i < b; i++) m += x[i]!;
+  m /= b - a;
+  let s = 0;
+  for (let i = a; i < b; i++) s += (x[i]! - m) ** 2;
+  return s;
+}
+
+/** A literal port of ruptures' Dynp.seg for 2 breakpoints, min_size 5, jump 1. */
+function ruptDynp(x: Float64Array): number[] {
+  const n = x.length;
+  let best = Infinity;
+  let out: number[] = [];
+  for (let b2 = 10; b2 <= n - 5; b2++) {
+    let inner = Infinity;
+    let b1Best = -1;
+    for (let b1 = 5; b1 <= b2 - 5; b1++) {
+      const v = sse(x, 0, b1) + sse(x, b1, b2);
+      if (v < inner) [inner, b1Best] = [v, b1];
+    }
+    const total = inner + sse(x, b2, n);
+    if (total < best) [best, out] = [total, [b1Best, b2, n]];
+  }
+  return out;
+}
+
+/** A literal port of ruptures' Pelt._seg (jump 1), KeyError skips and the zip truncation included. */
+function ruptPelt(x: Float64Array, pen: number): number[] {
+  const n = x.length;
+  const parts = new Map<number, { f: number; ends: number[] }>([[0, { f: 0, ends: [] }]]);
+  let admissible: number[] = [];
+  const ind = [...Array(n).keys()].filter((k) => k >= 5).concat([n]);
+  for (const bkp of ind) {
+    admissible.push(bkp - 5);
+    const subs: { f: number; ends: number[] }[] = [];
+    for (const t of admissible) {
+      const left = parts.get(t);
+      if (!left) continue;
+      subs.push({ f: left.f + (sse(x, t, bkp) + pen), ends: [...left.ends, bkp] });
+    }
+    const best = subs.reduce((a, b) => (b.f < a.f ? b : a));
+    parts.set(bkp, best);
+    const kept: number[] = [];
+    for (let i = 0; i < Math.min(admissible.length, subs.length); i++) {
+      if (subs[i]!.f <= best.f + pen) kept.push(admissible[i]!);
+    }
+    admissible = kept;
+  }
+  return parts.get(n)!.ends;
+}
+
+describe('against literal ports of ruptures on random series', () => {
+  it('Dynp (with its pruning) and PELT agree on 150 series', () => {
+    let state = 12345;
+    const rnd = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let k = 0; k < 150; k++) {
+      const n = 15 + Math.floor(rnd() * 90);
+      const cuts = [Math.floor(rnd() * n), Math.floor(rnd() * n)].sort((a, b) => a - b);
+      // Half the series are rounded to one decimal so equal values and near-ties occur.
+      const round = k % 2 === 0;
+      const x = Float64Array.from({ length: n }, (_, i) => {
+        const v = (i < cuts[0]! ? 0 : i < cuts[1]! ? 2 : 1) + rnd() - 0.5 + 0.3 * Math.sin(i / 3);
+        return round ? Math.round(v * 10) / 10 : v;
+      });
+      const seg = segment(x)!;
+      expect(seg.dynp3, `series ${k}`).toEqual(ruptDynp(x));
+      expect(seg.pelt, `series ${k}`).toEqual(ruptPelt(x, seg.penalty));
+    }
+  });
+
+  // With three exactly constant segments σ̂² = 0, the PELT penalty is 0 and every finer split
+  // ties at cost 0: which one wins then rests on rounding noise (prefix sums here, two-pass
+  // variance in numpy), so only Dynp is compared on those, PELT where the penalty is positive.
+  it('noise-free steps, where exact ties are possible', () => {
+    const steps = [
+      [...Array<number>(20).fill(0), ...Array<number>(20).fill(1), ...Array<number>(20).fill(0)],
+      [...Array<number>(7).fill(3), ...Array<number>(30).fill(-1), ...Array<number>(9).fill(2)],
+      Array.from({ length: 40 }, (_, i) => Math.floor(i / 4)),
+    ];
+    for (const s of steps) {
+      const x = Float64Array.from(s);
+      const seg = segment(x)!;
+      expect(seg.dynp3).toEqual(ruptDynp(x));
+      if (seg.penalty > 0) expect(seg.pelt).toEqual(ruptPelt(x, seg.penalty));
+    }
+  });
+});
+
 describe('threshold events', () => {
   const above = { kind: 'threshold', probe: 'p', op: '>=', value: 0.9 } as const;
 
