@@ -1,0 +1,67 @@
+// Applies the versioned schema to a ClickHouse database: creates it if needed, records each
+// applied version in `schema_migrations`, and does nothing on a database already up to date.
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { PhasesweepError } from '../spec/errors.js';
+import { createMigrationsTable, MIGRATIONS, quoteIdent, quoteString } from './clickhouse-sql.js';
+
+export function createClickHouseClient(url: string, requestTimeoutMs = 30_000): ClickHouseClient {
+  return createClient({
+    url,
+    request_timeout: requestTimeoutMs,
+    // Never compress responses: 18.16 answers small queries, and compression costs CPU we need.
+    compression: { request: false, response: false },
+  });
+}
+
+/** The server's error code from a ClickHouse error message (`Code: 60. DB::Exception…`). */
+export function clickHouseErrorCode(err: unknown): number | undefined {
+  const m = /Code: (\d+)/.exec(err instanceof Error ? err.message : String(err));
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+async function appliedVersions(client: ClickHouseClient, db: string): Promise<Set<number>> {
+  const rs = await client.query({
+    query: `SELECT DISTINCT version FROM ${quoteIdent(db)}.schema_migrations`,
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ version: number | string }>();
+  return new Set(rows.map((r) => Number(r.version)));
+}
+
+export async function migrateWithClient(client: ClickHouseClient, database: string): Promise<number[]> {
+  quoteIdent(database);
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}` });
+  await client.command({ query: createMigrationsTable(database) });
+  const done = await appliedVersions(client, database);
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    for (const statement of m.statements(database)) await client.command({ query: statement });
+    // Recorded only after every statement succeeded; two migrators racing write the same row twice,
+    // which the ReplacingMergeTree and the DISTINCT above absorb.
+    await client.command({
+      query: `INSERT INTO ${quoteIdent(database)}.schema_migrations (version, name, applied_at) VALUES (${m.version}, ${quoteString(m.name)}, now())`,
+    });
+    applied.push(m.version);
+  }
+  return applied;
+}
+
+/** Idempotent: returns the versions applied by this call (empty when already up to date). */
+export async function migrateClickHouse(clickhouseUrl: string, database: string): Promise<number[]> {
+  const client = createClickHouseClient(clickhouseUrl);
+  try {
+    return await migrateWithClient(client, database);
+  } catch (err) {
+    if (err instanceof PhasesweepError) throw err;
+    throw new PhasesweepError(
+      'UNAVAILABLE',
+      `ClickHouse migration of "${database}" at ${clickhouseUrl} failed`,
+      {
+        cause: err,
+      },
+    );
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,304 @@
+// Publishes probe and trial events to JetStream without making training wait: events go into
+// a bounded buffer that a background pump drains in batches; when NATS is unreachable they go
+// to a bounded spill file and are replayed later. Callers wait only when the bound is reached.
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ProbeEvent, TrialEvent } from '../proto/index.js';
+import { errorMessage, PhasesweepError } from '../spec/errors.js';
+import { SpillFile } from './spill-file.js';
+import { ensureStreams } from './streams.js';
+import type { OutboundMessage } from './spill-format.js';
+import { DEFAULT_PREFIX, eventSubject, probeMsgId, trialMsgId, validatePrefix } from './subjects.js';
+
+export interface NatsEventPublisherOptions {
+  natsUrl: string;
+  prefix?: string;
+  /** Events per publish round (default 1000). */
+  maxBatch?: number;
+  /** Longest an event waits in the buffer before a round starts (default 50 ms). */
+  maxDelayMs?: number;
+  /** Events held in memory; beyond it publishProbe/publishTrial wait (default 50 000). */
+  maxBuffered?: number;
+  /** Where to spill events while NATS is unreachable; without it the publisher holds and retries. */
+  spillDir?: string;
+  /** Bound of the spill file (default 256 MiB); when full, callers wait. */
+  maxSpillBytes?: number;
+  /** Per-publish acknowledgement timeout (default 5 s). */
+  publishTimeoutMs?: number;
+  /** How long close() tries to deliver what is left (default 30 s). */
+  closeTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface EventPublisher {
+  publishProbe(e: ProbeEvent): Promise<void>;
+  publishTrial(e: TrialEvent): Promise<void>;
+  /** Resolves once every event handed in so far is in JetStream or in the spill file. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type PublisherState = 'RUNNING' | 'CLOSING' | 'CLOSED';
+
+const RETRY_MS = 1000;
+
+class NatsEventPublisher implements EventPublisher {
+  private readonly queue: OutboundMessage[] = [];
+  private readonly spaceWaiters: Array<() => void> = [];
+  private readonly idleWaiters: Array<() => void> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private pumping = false;
+  private blockedSince: number | undefined;
+  /** False after a failed round, until NATS reports a reconnect or a replay succeeds. */
+  private healthy: boolean;
+  private connected: boolean;
+  private state: PublisherState = 'RUNNING';
+  private readonly replayTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly o: Required<Omit<NatsEventPublisherOptions, 'spillDir'>>,
+    private nc: NatsConnection | undefined,
+    private js: JetStreamClient | undefined,
+    private readonly spill: SpillFile | undefined,
+  ) {
+    this.healthy = nc !== undefined;
+    this.connected = nc !== undefined;
+    if (nc !== undefined) this.watch(nc);
+    // Replays spilled events and retries held ones even when no new event arrives.
+    this.replayTimer = setInterval(() => this.kick(), RETRY_MS * 2);
+    this.replayTimer.unref();
+  }
+
+  publishProbe(e: ProbeEvent): Promise<void> {
+    const subject = eventSubject(this.o.prefix, 'probes', e.sweep_id, e.trial_id);
+    return this.enqueue({ subject, msgId: probeMsgId(e), data: ProbeEvent.encode(e).finish() });
+  }
+
+  publishTrial(e: TrialEvent): Promise<void> {
+    const subject = eventSubject(this.o.prefix, 'trials', e.sweep_id, e.trial_id);
+    return this.enqueue({ subject, msgId: trialMsgId(e), data: TrialEvent.encode(e).finish() });
+  }
+
+  private async enqueue(m: OutboundMessage): Promise<void> {
+    if (this.state !== 'RUNNING') throw new PhasesweepError('FAILED_PRECONDITION', 'publisher is closed');
+    while (this.queue.length >= this.o.maxBuffered) {
+      if (this.blockedSince === undefined) {
+        this.blockedSince = Date.now();
+        this.o.log(`publisher: ${this.queue.length} events buffered, blocking until NATS catches up`);
+      }
+      this.kick();
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+    if (this.blockedSince !== undefined) {
+      this.o.log(`publisher: unblocked after ${Date.now() - this.blockedSince} ms`);
+      this.blockedSince = undefined;
+    }
+    this.queue.push(m);
+    if (this.queue.length >= this.o.maxBatch) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.o.maxDelayMs).unref();
+  }
+
+  /** Starts the pump unless it is already running; it drains everything it can, then stops. */
+  private kick(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pumping) return;
+    this.pumping = true;
+    this.pump()
+      .catch((err: unknown) => this.o.log(`publisher: ${errorMessage(err)}`))
+      .finally(() => {
+        this.pumping = false;
+        this.idleWaiters.splice(0).forEach((w) => w());
+      });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.connected && this.spill !== undefined && this.spill.size > 0) await this.replay();
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, this.o.maxBatch);
+      // With a spill file, a round that just failed sends the next ones straight to disk instead
+      // of waiting out another timeout; the periodic replay finds out when NATS is back.
+      const tryNats = this.connected && (this.healthy || this.spill === undefined);
+      const failed = tryNats ? await this.publishAll(batch) : batch;
+      if (failed.length > 0 && !(await this.spillOut(failed))) {
+        // Nowhere to put them: keep them at the front (callers block on the bound) and retry.
+        this.queue.splice(0, batch.length, ...failed);
+        this.releaseSpace();
+        this.timer ??= setTimeout(() => this.kick(), RETRY_MS).unref();
+        return;
+      }
+      this.queue.splice(0, batch.length);
+      this.releaseSpace();
+    }
+  }
+
+  private releaseSpace(): void {
+    const free = this.o.maxBuffered - this.queue.length;
+    this.spaceWaiters.splice(0, Math.max(0, free)).forEach((w) => w());
+  }
+
+  /** Publishes concurrently; returns the messages that were not acknowledged. */
+  private async publishAll(batch: readonly OutboundMessage[]): Promise<OutboundMessage[]> {
+    const js = this.js;
+    if (js === undefined) return [...batch];
+    const results = await Promise.allSettled(
+      batch.map((m) => js.publish(m.subject, m.data, { msgID: m.msgId, timeout: this.o.publishTimeoutMs })),
+    );
+    const failed = batch.filter((_, i) => results[i]?.status === 'rejected');
+    if (failed.length > 0) {
+      const first = results.find((r) => r.status === 'rejected');
+      this.o.log(
+        `publisher: ${failed.length}/${batch.length} publishes failed (${first?.status === 'rejected' ? errorMessage(first.reason) : ''})`,
+      );
+    }
+    this.healthy = failed.length === 0;
+    return failed;
+  }
+
+  private async spillOut(messages: OutboundMessage[]): Promise<boolean> {
+    if (this.spill === undefined) return false;
+    const ok = await this.spill.append(messages);
+    if (!ok) this.o.log(`publisher: spill file ${this.spill.path} is full (${this.spill.size} bytes)`);
+    return ok;
+  }
+
+  /** Sends spilled events in order; what is not acknowledged stays in the file. */
+  private async replay(): Promise<void> {
+    const spill = this.spill;
+    if (spill === undefined) return;
+    const messages = await spill.readAll();
+    let sent = 0;
+    while (sent < messages.length) {
+      const chunk = messages.slice(sent, sent + this.o.maxBatch);
+      const failed = await this.publishAll(chunk);
+      if (failed.length > 0) {
+        await spill.replace([...failed, ...messages.slice(sent + chunk.length)]);
+        return;
+      }
+      sent += chunk.length;
+    }
+    await spill.replace([]);
+    if (messages.length > 0) this.o.log(`publisher: replayed ${messages.length} spilled events`);
+  }
+
+  private watch(nc: NatsConnection): void {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'reconnect') {
+          this.connected = true;
+          this.healthy = true;
+          this.kick();
+        } else if (s.type === 'disconnect') {
+          this.connected = false;
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Attaches a connection that came up after creation (NATS was down at start). */
+  attach(nc: NatsConnection): void {
+    if (this.state !== 'RUNNING') {
+      void nc.close();
+      return;
+    }
+    this.nc = nc;
+    this.js = jetstream(nc, { timeout: this.o.publishTimeoutMs });
+    this.connected = true;
+    this.healthy = true;
+    this.watch(nc);
+    this.kick();
+  }
+
+  async flush(): Promise<void> {
+    this.kick();
+    // Every pump round wakes the waiters; a failed round is retried by its own timer.
+    while (this.pumping || this.queue.length > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'RUNNING') return;
+    this.state = 'CLOSING';
+    clearInterval(this.replayTimer);
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timeout = setTimeout(() => resolve('timeout'), this.o.closeTimeoutMs).unref();
+    });
+    const outcome = await Promise.race([this.flush().then(() => 'flushed' as const), timedOut]);
+    clearTimeout(timeout);
+    const left = this.queue.length;
+    this.state = 'CLOSED';
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.nc?.drain().catch(() => undefined);
+    if (outcome === 'timeout' && left > 0) {
+      throw new PhasesweepError(
+        'UNAVAILABLE',
+        `publisher closed with ${left} events undelivered: NATS unreachable and no room to spill`,
+      );
+    }
+  }
+}
+
+async function tryConnect(natsUrl: string, waitForever: boolean): Promise<NatsConnection> {
+  return connect({
+    servers: natsUrl,
+    name: 'phasesweep-publisher',
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: waitForever,
+  });
+}
+
+/** Creates the streams if needed; a failure is logged, not fatal, since publishes then spill. */
+async function prepareStreams(
+  nc: NatsConnection,
+  prefix: string,
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    await ensureStreams(await jetstreamManager(nc), prefix);
+  } catch (err) {
+    log(`publisher: cannot set up JetStream streams for "${prefix}": ${errorMessage(err)}`);
+  }
+}
+
+export async function createNatsEventPublisher(o: NatsEventPublisherOptions): Promise<EventPublisher> {
+  const opts = {
+    natsUrl: o.natsUrl,
+    prefix: validatePrefix(o.prefix ?? DEFAULT_PREFIX),
+    maxBatch: o.maxBatch ?? 1000,
+    maxDelayMs: o.maxDelayMs ?? 50,
+    maxBuffered: o.maxBuffered ?? 50_000,
+    maxSpillBytes: o.maxSpillBytes ?? 256 * 1024 ** 2,
+    publishTimeoutMs: o.publishTimeoutMs ?? 5000,
+    closeTimeoutMs: o.closeTimeoutMs ?? 30_000,
+    log: o.log ?? ((line: string) => void process.stderr.write(`${line}\n`)),
+  };
+  if (opts.maxBuffered < opts.maxBatch) opts.maxBuffered = opts.maxBatch;
+  const spill = o.spillDir === undefined ? undefined : await SpillFile.open(o.spillDir, opts.maxSpillBytes);
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await tryConnect(opts.natsUrl, false);
+  } catch (err) {
+    if (spill === undefined) {
+      throw new PhasesweepError('UNAVAILABLE', `cannot reach NATS at ${opts.natsUrl}`, { cause: err });
+    }
+    opts.log(
+      `publisher: NATS at ${opts.natsUrl} unreachable (${errorMessage(err)}); spilling to ${spill.path}`,
+    );
+  }
+  if (nc !== undefined) await prepareStreams(nc, opts.prefix, opts.log);
+  const js = nc === undefined ? undefined : jetstream(nc, { timeout: opts.publishTimeoutMs });
+  const publisher = new NatsEventPublisher(opts, nc, js, spill);
+  if (nc === undefined) {
+    // Keep trying in the background; events spill meanwhile.
+    tryConnect(opts.natsUrl, true).then(
+      (conn) => prepareStreams(conn, opts.prefix, opts.log).then(() => publisher.attach(conn)),
+      (err: unknown) => opts.log(`publisher: giving up on NATS: ${errorMessage(err)}`),
+    );
+  }
+  return publisher;
+}

@@ -1,0 +1,236 @@
+// End to end through real servers: publisher → JetStream → ingester → ClickHouse, with
+// duplicates, a retried attempt, trial events, poison messages and repeated migrations.
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ProbeEvent, TrialEvent } from '../../proto/index.js';
+import {
+  createIngester,
+  createNatsEventPublisher,
+  ensureStreams,
+  latestProbeRowsQuery,
+  latestTrialsQuery,
+  migrateClickHouse,
+  streamNames,
+} from '../../pipeline/index.js';
+
+const natsUrl = inject('natsUrl');
+const clickhouseUrl = inject('clickhouseUrl');
+const quiet = () => undefined;
+
+function unique(tag: string): string {
+  return `${tag}_${randomBytes(4).toString('hex')}`;
+}
+
+function probe(sweep: string, trial: string, epoch: number, attempt = 1): ProbeEvent {
+  return ProbeEvent.fromPartial({
+    sweep_id: sweep,
+    trial_id: trial,
+    attempt,
+    epoch,
+    seed: trial === 'trial-a' ? 1 : 2,
+    time_ms: 1_700_000_000_000 + epoch * 1000,
+    engine: 'tfjs',
+    backend: 'wasm',
+    worker_id: 'w1',
+    loss: 10 / (epoch + 1) + attempt,
+    rel_drift: epoch === 3 ? Number.POSITIVE_INFINITY : 0.5,
+    ...(epoch % 2 === 0 ? { cluster_purity: epoch / 100 } : {}),
+  });
+}
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T>,
+  done: (v: T) => boolean,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (done(v)) return v;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function count(ch: ClickHouseClient, sql: string): Promise<number> {
+  const rs = await ch.query({ query: sql, format: 'JSONEachRow' });
+  const rows = await rs.json<{ n: string }>();
+  return Number(rows[0]?.n ?? 0);
+}
+
+describe('pipeline: NATS → ClickHouse', () => {
+  let ch: ClickHouseClient;
+  const databases: string[] = [];
+
+  beforeAll(() => {
+    ch = createClient({ url: clickhouseUrl });
+  });
+  afterAll(async () => {
+    for (const db of databases) await ch.command({ query: `DROP DATABASE IF EXISTS \`${db}\`` });
+    await ch.close();
+  });
+
+  it('migrations are versioned and a second run is a no-op', async () => {
+    const db = unique('ps_migrate');
+    databases.push(db);
+    expect(await migrateClickHouse(clickhouseUrl, db)).toEqual([1]);
+    expect(await migrateClickHouse(clickhouseUrl, db)).toEqual([]);
+    expect(await count(ch, `SELECT count() AS n FROM \`${db}\`.schema_migrations`)).toBe(1);
+    await expect(migrateClickHouse(clickhouseUrl, 'bad`name')).rejects.toThrow(/not a valid ClickHouse name/);
+  });
+
+  it('lands one row per (trial, epoch), de-duplicated, latest attempt, with trial state', async () => {
+    const db = unique('ps_basic');
+    databases.push(db);
+    const prefix = unique('t');
+    const sweep = unique('sweep');
+    const epochs = 40;
+
+    const publisher = await createNatsEventPublisher({
+      natsUrl,
+      prefix,
+      maxBatch: 25,
+      maxDelayMs: 10,
+      log: quiet,
+    });
+    for (const trial of ['trial-a', 'trial-b']) {
+      for (let epoch = 0; epoch < epochs; epoch++) await publisher.publishProbe(probe(sweep, trial, epoch));
+    }
+    // Duplicates inside the window (a worker retrying a publish) are dropped by msgID.
+    for (let epoch = 0; epoch < 10; epoch++) await publisher.publishProbe(probe(sweep, 'trial-a', epoch));
+    // A second attempt of trial-b rewrites its first 5 epochs.
+    for (let epoch = 0; epoch < 5; epoch++) await publisher.publishProbe(probe(sweep, 'trial-b', epoch, 2));
+    const trialEvent = (status: string, attempt: number) =>
+      TrialEvent.fromPartial({
+        sweep_id: sweep,
+        trial_id: 'trial-b',
+        attempt,
+        status,
+        time_ms: Date.now(),
+        seed: 2,
+        config_json: '{"lr":0.1}',
+        axes: { weight_decay: '0.1', noise: '0' },
+        metadata: { engine: 'tfjs', backend: 'wasm', simd: true, versions: { tfjs: '4.22.0' } },
+        epochs: attempt === 2 ? epochs : 7,
+        reason: status === 'released' ? 'worker shutdown' : '',
+      });
+    // Out of order on purpose: the terminal state of the latest attempt must win.
+    await publisher.publishTrial(trialEvent('completed', 2));
+    await publisher.publishTrial(trialEvent('running', 1));
+    await publisher.publishTrial(trialEvent('released', 1));
+    await publisher.publishTrial(trialEvent('running', 2));
+    await publisher.flush();
+
+    const info = await (async () => {
+      const nc = await connect({ servers: natsUrl });
+      try {
+        return await (await jetstreamManager(nc)).streams.info(streamNames(prefix).events);
+      } finally {
+        await nc.close();
+      }
+    })();
+    expect(info.state.messages).toBe(2 * epochs + 5 + 4);
+    await publisher.close();
+
+    const ingester = await createIngester({
+      natsUrl,
+      clickhouseUrl,
+      database: db,
+      prefix,
+      batchSize: 30,
+      batchDelayMs: 50,
+      log: quiet,
+    });
+    const running = ingester.run();
+    await waitFor(
+      'all events ingested',
+      () => Promise.resolve(ingester.stats.ingested),
+      (n) => n >= 2 * epochs + 9,
+    );
+    await ingester.shutdown();
+    await running;
+    expect(ingester.stats).toMatchObject({ ingested: 2 * epochs + 9, deadLettered: 0 });
+
+    const rs = await ch.query({ query: latestProbeRowsQuery(db, sweep), format: 'JSONEachRow' });
+    const rows = await rs.json<Record<string, unknown>>();
+    expect(rows).toHaveLength(2 * epochs);
+    const b0 = rows.find((r) => r['trial_id'] === 'trial-b' && r['epoch'] === 0);
+    expect(b0).toMatchObject({ attempt: 2, loss: 12, cluster_purity: 0, seed: 2, engine: 'tfjs' });
+    const a3 = rows.find((r) => r['trial_id'] === 'trial-a' && r['epoch'] === 3);
+    expect(a3).toMatchObject({ attempt: 1, loss: 10 / 4 + 1, rel_drift: null, cluster_purity: null });
+    expect(a3?.['time']).toBe('2023-11-14 22:13:23');
+    const perKey = await count(
+      ch,
+      `SELECT count() AS n FROM (SELECT trial_id, epoch, count() AS c FROM \`${db}\`.probe_events FINAL GROUP BY trial_id, epoch HAVING c > 1)`,
+    );
+    expect(perKey).toBe(0);
+
+    const trs = await ch.query({ query: latestTrialsQuery(db, sweep), format: 'JSONEachRow' });
+    const trials = await trs.json<Record<string, unknown>>();
+    expect(trials).toHaveLength(1);
+    expect(trials[0]).toMatchObject({
+      trial_id: 'trial-b',
+      status: 'completed',
+      attempt: 2,
+      epochs,
+      axes_names: ['noise', 'weight_decay'],
+      axes_values: ['0', '0.1'],
+      versions_names: ['tfjs'],
+      simd: 1,
+    });
+  });
+
+  it('dead-letters poison messages, counts them, and still ingests the rest', async () => {
+    const db = unique('ps_poison');
+    databases.push(db);
+    const prefix = unique('t');
+    const sweep = unique('sweep');
+    await ensureStreams(natsUrl, prefix);
+    const nc = await connect({ servers: natsUrl });
+    try {
+      const js = jetstream(nc);
+      await js.publish(`${prefix}.probes.${sweep}.t1`, ProbeEvent.encode(probe(sweep, 't1', 0)).finish());
+      await js.publish(`${prefix}.probes.${sweep}.t1`, new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]));
+      // Decodes, but its ids disagree with its subject.
+      await js.publish(`${prefix}.probes.${sweep}.t1`, ProbeEvent.encode(probe(sweep, 'other', 1)).finish());
+      await js.publish(`${prefix}.trials.${sweep}.t1`, new TextEncoder().encode('not protobuf at all'));
+
+      const ingester = await createIngester({
+        natsUrl,
+        clickhouseUrl,
+        database: db,
+        prefix,
+        batchDelayMs: 20,
+        log: quiet,
+      });
+      const running = ingester.run();
+      await waitFor(
+        'poison handled',
+        () => Promise.resolve({ ...ingester.stats }),
+        (s) => s.deadLettered >= 3 && s.ingested >= 1,
+      );
+      await ingester.shutdown();
+      await running;
+      expect(ingester.stats).toMatchObject({ ingested: 1, deadLettered: 3 });
+
+      const names = streamNames(prefix);
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info(names.deadLetters)).state.messages).toBe(3);
+      const first = await jsm.streams.getMessage(names.deadLetters, { seq: 1 });
+      expect(first?.subject).toBe(`${prefix}.deadletter.probes.${sweep}.t1`);
+      expect(first?.header.get('Phasesweep-Reason')).toMatch(/undecodable probes payload/);
+      expect(Array.from(first?.data ?? [])).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+      // Everything was acked: nothing waits for redelivery.
+      const consumer = await jsm.consumers.info(names.events, names.ingestConsumer);
+      expect(consumer.num_ack_pending + consumer.num_pending).toBe(0);
+    } finally {
+      await nc.close();
+    }
+    expect(await count(ch, `SELECT count() AS n FROM \`${db}\`.probe_events FINAL`)).toBe(1);
+  });
+});

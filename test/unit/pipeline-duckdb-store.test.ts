@@ -1,0 +1,114 @@
+// The embedded store on a temp file: upserts keep the highest attempt, trials keep the latest
+// state, the file survives a reopen, and Parquet export writes both tables.
+import { DuckDBInstance } from '@duckdb/node-api';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProbeEvent, TrialEvent } from '../../proto/index.js';
+import { openDuckDbStore } from '../../pipeline/index.js';
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ps-duckdb-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function probe(trial: string, epoch: number, attempt: number, loss: number): ProbeEvent {
+  return ProbeEvent.fromPartial({
+    sweep_id: 's1',
+    trial_id: trial,
+    epoch,
+    attempt,
+    seed: 7,
+    time_ms: 1_700_000_000_123,
+    loss,
+    grad_drift_ratio: Number.POSITIVE_INFINITY,
+  });
+}
+
+function trial(status: string, attempt: number): TrialEvent {
+  return TrialEvent.fromPartial({
+    sweep_id: 's1',
+    trial_id: 't1',
+    attempt,
+    status,
+    seed: 7,
+    config_json: '{"a":1}',
+    axes: { weight_decay: '0.01' },
+    metadata: { engine: 'tfjs', backend: 'cpu' },
+    epochs: attempt * 10,
+    reason: status,
+  });
+}
+
+describe('DuckDB event store', () => {
+  it('keeps the highest attempt per (trial, epoch), in one batch and across batches', async () => {
+    const path = join(tmp(), 'events.duckdb');
+    const store = await openDuckDbStore(path);
+    await store.insertProbes([
+      probe('t1', 0, 1, 1.0),
+      probe('t1', 0, 2, 2.0),
+      probe('t1', 1, 1, 3.0),
+      probe('t2', 0, 1, 4.0),
+    ]);
+    // An older attempt arriving late must not overwrite; the same attempt again replaces.
+    await store.insertProbes([probe('t1', 0, 1, 9.0), probe('t1', 1, 1, 3.5), probe('t1', 1, 3, 5.0)]);
+    await store.insertProbes([probe('t2', 0, 1, 4.5)]);
+    const rows = await store.probeRows('s1');
+    expect(rows.map((r) => [r.trial_id, r.epoch, r.attempt, r.probes['loss']])).toEqual([
+      ['t1', 0, 2, 2.0],
+      ['t1', 1, 3, 5.0],
+      ['t2', 0, 1, 4.5],
+    ]);
+    expect(rows[0]?.probes['grad_drift_ratio']).toBeNull();
+    expect(rows[0]?.probes['cluster_purity']).toBeNull();
+    expect(rows[0]?.seed).toBe(7);
+    expect(await store.probeRows('other')).toEqual([]);
+    await store.close();
+    await store.close();
+  });
+
+  it('upserts trials by version and survives a reopen; exports Parquet', async () => {
+    const dir = tmp();
+    const path = join(dir, 'events.duckdb');
+    let store = await openDuckDbStore(path);
+    await store.upsertTrial(trial('running', 2));
+    await store.upsertTrial(trial('completed', 1));
+    await store.upsertTrial(trial('failed', 2));
+    await store.upsertTrial(trial('running', 2));
+    await store.insertProbes([probe('t1', 0, 1, 1.0)]);
+    await store.close();
+
+    store = await openDuckDbStore(path);
+    expect(await store.trials('s1')).toEqual([
+      expect.objectContaining({
+        trial_id: 't1',
+        status: 'failed',
+        attempt: 2,
+        epochs: 20,
+        axes: { weight_decay: '0.01' },
+        config_json: '{"a":1}',
+        engine: 'tfjs',
+        backend: 'cpu',
+        reason: 'failed',
+      }),
+    ]);
+    const out = join(dir, 'parquet');
+    expect(await store.exportParquet(out, 's1')).toEqual({ probeRows: 1, trials: 1 });
+    await store.close();
+
+    const check = await (await DuckDBInstance.create()).connect();
+    const reader = await check.runAndReadAll(
+      `SELECT trial_id, loss, time FROM read_parquet('${join(out, 'probe_events.parquet')}')`,
+    );
+    expect(reader.getRowObjectsJS()).toEqual([
+      { trial_id: 't1', loss: 1.0, time: new Date(1_700_000_000_123) },
+    ]);
+    check.closeSync();
+  });
+});
