@@ -71,7 +71,13 @@ export class Coordinator {
     const c = new Coordinator(options);
     c.port = await new Promise<number>((resolve, reject) => {
       c.server.bindAsync(options.listen, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(new PhasesweepError('UNAVAILABLE', `cannot listen on ${options.listen}: ${err.message}`, { cause: err })) : resolve(port),
+        err
+          ? reject(
+              new PhasesweepError('UNAVAILABLE', `cannot listen on ${options.listen}: ${err.message}`, {
+                cause: err,
+              }),
+            )
+          : resolve(port),
       );
     });
     return c;

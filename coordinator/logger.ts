@@ -6,7 +6,8 @@ export interface Logger {
 }
 
 export function createLogger(role: string, level: 'info' | 'warn' | 'silent' = 'info'): Logger {
-  const write = (lvl: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${role} ${lvl} ${msg}\n`);
+  const write = (lvl: string, msg: string) =>
+    process.stderr.write(`${new Date().toISOString()} ${role} ${lvl} ${msg}\n`);
   return {
     info: (msg) => level === 'info' && write('info', msg),
     warn: (msg) => level !== 'silent' && write('warn', msg),

@@ -108,7 +108,8 @@ export class Scheduler {
   heartbeat(workerId: string, hb: Heartbeat): HeartbeatReply {
     const directives = hb.leases.map((p) => {
       const lease = this.leases.renew(p.token, workerId, p.epoch, p.checkpoint_ref);
-      if (lease === undefined) return { trial_id: p.trial_id, token: p.token, action: LeaseAction.LEASE_ACTION_LEASE_LOST };
+      if (lease === undefined)
+        return { trial_id: p.trial_id, token: p.token, action: LeaseAction.LEASE_ACTION_LEASE_LOST };
       const trial = this.registry.trial(lease.sweepId, lease.trialId);
       if (trial !== undefined) {
         trial.epoch = Math.max(trial.epoch, p.epoch);

@@ -5,7 +5,12 @@ import type { PlannedTrial, SweepSpec } from '../spec/index.js';
 import { canonicalJson } from '../spec/index.js';
 
 export type TrialState = 'pending' | 'leased' | 'completed' | 'diverged' | 'failed' | 'cancelled';
-export const TERMINAL_STATES: ReadonlySet<TrialState> = new Set(['completed', 'diverged', 'failed', 'cancelled']);
+export const TERMINAL_STATES: ReadonlySet<TrialState> = new Set([
+  'completed',
+  'diverged',
+  'failed',
+  'cancelled',
+]);
 
 export interface TrialRecord {
   readonly sweepId: string;
@@ -55,7 +60,14 @@ export class SweepRegistry {
   submit(spec: SweepSpec, planned: readonly PlannedTrial[]): SubmitResult {
     let sweep = this.sweeps.get(spec.name);
     if (sweep === undefined) {
-      sweep = { sweepId: spec.name, name: spec.name, priority: spec.priority, seq: this.seq++, trials: new Map(), cancelled: false };
+      sweep = {
+        sweepId: spec.name,
+        name: spec.name,
+        priority: spec.priority,
+        seq: this.seq++,
+        trials: new Map(),
+        cancelled: false,
+      };
       this.sweeps.set(sweep.sweepId, sweep);
     }
     let added = 0;
@@ -67,7 +79,10 @@ export class SweepRegistry {
         seed: t.seed,
         axes: t.axes,
         configJson: canonicalJson(t.config),
-        epochs: t.config.train.early_stop_epoch === null ? t.config.train.epochs : Math.min(t.config.train.epochs, t.config.train.early_stop_epoch + 1),
+        epochs:
+          t.config.train.early_stop_epoch === null
+            ? t.config.train.epochs
+            : Math.min(t.config.train.epochs, t.config.train.early_stop_epoch + 1),
         state: 'pending',
         attempt: 0,
         failures: 0,
@@ -172,7 +187,14 @@ export class SweepRegistry {
   }
 
   countByState(sweepId: string): Record<TrialState, number> {
-    const counts: Record<TrialState, number> = { pending: 0, leased: 0, completed: 0, diverged: 0, failed: 0, cancelled: 0 };
+    const counts: Record<TrialState, number> = {
+      pending: 0,
+      leased: 0,
+      completed: 0,
+      diverged: 0,
+      failed: 0,
+      cancelled: 0,
+    };
     for (const t of this.sweeps.get(sweepId)?.trials.values() ?? []) counts[t.state]++;
     return counts;
   }

@@ -1,6 +1,6 @@
 // The WorkerGateway service: one bidirectional stream per worker process. Translates stream
 // messages into scheduler calls; every rule lives in the scheduler.
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { CoordinatorMessage, ProbeEvent, WorkerGatewayServer, WorkerMessage } from '../proto/index.js';
 import type { Logger } from './logger.js';
 import type { Scheduler, WorkerSession } from './scheduler.js';
@@ -28,31 +28,42 @@ export function createWorkerGateway(o: GatewayOptions): WorkerGatewayServer {
           if (session !== undefined) o.scheduler.detach(session.workerId, session);
           session = { workerId: msg.hello.worker_id, wanted: 0, send };
           o.scheduler.attach(session);
-          o.log.info(`worker ${session.workerId} connected (slots ${msg.hello.slots}, engines ${msg.hello.engines.join(',')})`);
+          o.log.info(
+            `worker ${session.workerId} connected (slots ${msg.hello.slots}, engines ${msg.hello.engines.join(',')})`,
+          );
           send({ welcome: { coordinator_id: o.coordinatorId, heartbeat_ms: o.heartbeatMs } });
           return;
         }
         if (session === undefined) {
-          call.destroy(new Error('the first message on the stream must be hello'));
+          // Emitting a status object is how grpc-js ends a server stream with an error status.
+          call.emit('error', {
+            code: status.INVALID_ARGUMENT,
+            details: 'the first message on the stream must be hello',
+          });
           return;
         }
         const workerId = session.workerId;
         if (msg.request !== undefined) o.scheduler.request(workerId, msg.request.count);
-        else if (msg.heartbeat !== undefined) send({ heartbeat_reply: o.scheduler.heartbeat(workerId, msg.heartbeat) });
+        else if (msg.heartbeat !== undefined)
+          send({ heartbeat_reply: o.scheduler.heartbeat(workerId, msg.heartbeat) });
         else if (msg.events !== undefined) {
           const accepted = o.scheduler.acceptEvents(workerId, msg.events.events);
           const dropped = msg.events.events.length - accepted.length;
-          if (dropped > 0) o.log.warn(`dropped ${dropped} events from ${workerId}: it holds no live lease for them`);
+          if (dropped > 0)
+            o.log.warn(`dropped ${dropped} events from ${workerId}: it holds no live lease for them`);
           if (accepted.length > 0) {
-            writes = writes.then(() => o.onProbeEvents(accepted)).catch((err: unknown) => {
-              o.log.error(`storing probe events failed: ${String(err)}`);
-            });
+            writes = writes
+              .then(() => o.onProbeEvents(accepted))
+              .catch((err: unknown) => {
+                o.log.error(`storing probe events failed: ${String(err)}`);
+              });
           }
         } else if (msg.result !== undefined) {
           const r = msg.result;
           // Results wait for the trial's earlier events to be stored, so "completed" means stored.
           writes = writes.then(() => {
-            if (!o.scheduler.result(workerId, r)) o.log.warn(`rejected result for ${r.trial_id} from ${workerId}: stale lease token`);
+            if (!o.scheduler.result(workerId, r))
+              o.log.warn(`rejected result for ${r.trial_id} from ${workerId}: stale lease token`);
           });
         }
       });

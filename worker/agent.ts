@@ -150,7 +150,10 @@ export class WorkerAgent {
       for (const d of msg.heartbeat_reply.directives) {
         const r = this.running;
         if (r === undefined || r.lease.token !== d.token) continue;
-        if (d.action === LeaseAction.LEASE_ACTION_CANCEL || d.action === LeaseAction.LEASE_ACTION_LEASE_LOST) {
+        if (
+          d.action === LeaseAction.LEASE_ACTION_CANCEL ||
+          d.action === LeaseAction.LEASE_ACTION_LEASE_LOST
+        ) {
           r.abortReason = d.action === LeaseAction.LEASE_ACTION_CANCEL ? 'cancel' : 'lease_lost';
           this.o.log.warn(`trial ${r.lease.trial?.trial_id}: ${r.abortReason}, aborting`);
           r.abort.abort(new Error(r.abortReason));
@@ -163,7 +166,16 @@ export class WorkerAgent {
     const r = this.running;
     this.send({
       heartbeat: {
-        leases: r ? [{ trial_id: r.lease.trial?.trial_id ?? '', token: r.lease.token, epoch: r.epoch, checkpoint_ref: '' }] : [],
+        leases: r
+          ? [
+              {
+                trial_id: r.lease.trial?.trial_id ?? '',
+                token: r.lease.token,
+                epoch: r.epoch,
+                checkpoint_ref: '',
+              },
+            ]
+          : [],
       },
     });
   }
@@ -171,7 +183,15 @@ export class WorkerAgent {
   private startTrial(lease: Lease): void {
     if (this.running !== undefined || this.state !== 'running') {
       // Never run two at once: hand it straight back.
-      this.send({ result: { trial_id: lease.trial?.trial_id ?? '', token: lease.token, outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED, epochs: 0, reason: 'worker busy' } });
+      this.send({
+        result: {
+          trial_id: lease.trial?.trial_id ?? '',
+          token: lease.token,
+          outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED,
+          epochs: 0,
+          reason: 'worker busy',
+        },
+      });
       return;
     }
     const running: Running = { lease, epoch: 0, abort: new AbortController() };
@@ -187,7 +207,14 @@ export class WorkerAgent {
     const trial = r.lease.trial!;
     const info = this.o.engine.info;
     const metadata = { engine: info.engine, backend: info.backend, simd: info.simd, versions: info.versions };
-    const result: TrialResult = { trial_id: trial.trial_id, token: r.lease.token, outcome: TrialOutcome.TRIAL_OUTCOME_FAILED, epochs: 0, reason: '', metadata };
+    const result: TrialResult = {
+      trial_id: trial.trial_id,
+      token: r.lease.token,
+      outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
+      epochs: 0,
+      reason: '',
+      metadata,
+    };
     try {
       const config = TrialConfig.parse(JSON.parse(trial.config_json));
       this.o.log.info(`trial ${trial.trial_id} attempt ${r.lease.attempt}: training`);
@@ -200,6 +227,9 @@ export class WorkerAgent {
         onEpoch: async (rec) => {
           r.epoch = rec.epoch + 1;
           await this.sink.publish(toProbeEvent(ctx, rec.epoch, rec.probes, Date.now()));
+          // Training is synchronous between epochs: yield a macrotask turn so heartbeats,
+          // stream writes and cancellations get through on time.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         },
       });
       await this.sink.flush();
@@ -207,7 +237,8 @@ export class WorkerAgent {
       result.reason = out.reason ?? '';
       if (out.status === 'completed') result.outcome = TrialOutcome.TRIAL_OUTCOME_COMPLETED;
       else if (out.status === 'diverged') result.outcome = TrialOutcome.TRIAL_OUTCOME_DIVERGED;
-      else if (r.abortReason === 'lease_lost') return; // someone else owns it now: say nothing
+      else if (r.abortReason === 'lease_lost')
+        return; // someone else owns it now: say nothing
       else result.outcome = TrialOutcome.TRIAL_OUTCOME_RELEASED;
     } catch (err) {
       await this.sink.flush().catch(() => undefined);

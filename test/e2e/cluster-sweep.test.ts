@@ -45,21 +45,67 @@ describe('cluster sweep end to end', () => {
     const specFile = join(dir, 'sweep.yaml');
     writeFileSync(specFile, SPEC);
 
-    const coordinator = startCli(['coordinator', '--listen', '127.0.0.1:0', '--nats', natsUrl, '--prefix', prefix, '--lease-ttl-ms', '6000']);
+    const coordinator = startCli([
+      'coordinator',
+      '--listen',
+      '127.0.0.1:0',
+      '--nats',
+      natsUrl,
+      '--prefix',
+      prefix,
+      '--lease-ttl-ms',
+      '6000',
+    ]);
     procs.push(coordinator);
     const address = (await coordinator.waitFor(/listening on (\S+)/))[1]!;
-    const ingester = startCli(['ingest', '--nats', natsUrl, '--clickhouse', clickhouseUrl, '--database', database, '--prefix', prefix]);
+    const ingester = startCli([
+      'ingest',
+      '--nats',
+      natsUrl,
+      '--clickhouse',
+      clickhouseUrl,
+      '--database',
+      database,
+      '--prefix',
+      prefix,
+    ]);
     procs.push(ingester);
     for (let i = 0; i < 2; i++) {
-      procs.push(startCli(['worker', '--coordinator', address, '--engine', 'wasm', '--nats', natsUrl, '--prefix', prefix, '--id', `w${i}`]));
+      procs.push(
+        startCli([
+          'worker',
+          '--coordinator',
+          address,
+          '--engine',
+          'wasm',
+          '--nats',
+          natsUrl,
+          '--prefix',
+          prefix,
+          '--id',
+          `w${i}`,
+        ]),
+      );
     }
     const submitted = await runCli(['submit', specFile, '--coordinator', address, '--json']);
     expect(submitted.code, submitted.output).toBe(0);
     expect(JSON.parse(submitted.output)).toMatchObject({ sweep_id: 'e2e', trials_total: 6, trials_added: 6 });
 
-    const status = await runCli(['status', 'e2e', '--coordinator', address, '--wait', '--timeout-s', '240', '--json']);
+    const status = await runCli([
+      'status',
+      'e2e',
+      '--coordinator',
+      address,
+      '--wait',
+      '--timeout-s',
+      '240',
+      '--json',
+    ]);
     expect(status.code, status.output).toBe(0);
-    const final = JSON.parse(status.output) as { state: string; trials: { worker_id: string; state: string }[] };
+    const final = JSON.parse(status.output) as {
+      state: string;
+      trials: { worker_id: string; state: string }[];
+    };
     expect(final.state).toBe('completed');
     expect(new Set(final.trials.map((t) => t.worker_id)).size).toBe(2);
 
@@ -67,7 +113,12 @@ describe('cluster sweep end to end', () => {
     let rows: Record<string, unknown>[] = [];
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const rs = await ch.query({ query: `SELECT * FROM ${database}.probe_events ORDER BY trial_id, epoch`, format: 'JSONEachRow' }).catch(() => undefined);
+      const rs = await ch
+        .query({
+          query: `SELECT * FROM ${database}.probe_events ORDER BY trial_id, epoch`,
+          format: 'JSONEachRow',
+        })
+        .catch(() => undefined);
       rows = rs ? await rs.json<Record<string, unknown>>() : [];
       if (rows.length >= planned.length * EPOCHS) break;
       await new Promise((r) => setTimeout(r, 500));
@@ -80,16 +131,25 @@ describe('cluster sweep end to end', () => {
     const engine = await createEngine('wasm');
     for (const t of planned) {
       const expected: ProbeValues[] = [];
-      await runTrial({ config: t.config, seed: t.seed, engine, onEpoch: (rec) => void expected.push(rec.probes) });
+      await runTrial({
+        config: t.config,
+        seed: t.seed,
+        engine,
+        onEpoch: (rec) => void expected.push(rec.probes),
+      });
       const got = rows.filter((r) => r['trial_id'] === t.trialId);
       expect(got.map((r) => Number(r['epoch']))).toEqual([...Array(EPOCHS).keys()]);
       for (const [epoch, row] of got.entries()) {
-        for (const name of CHECKED) expect(row[name], `${t.trialId} epoch ${epoch} ${name}`).toBe(expected[epoch]![name]);
+        for (const name of CHECKED)
+          expect(row[name], `${t.trialId} epoch ${epoch} ${name}`).toBe(expected[epoch]![name]);
       }
     }
     // Trial status events reach ClickHouse too.
     const trials = await (
-      await ch.query({ query: `SELECT trial_id, argMax(status, version) AS s FROM ${database}.trials GROUP BY trial_id`, format: 'JSONEachRow' })
+      await ch.query({
+        query: `SELECT trial_id, argMax(status, version) AS s FROM ${database}.trials GROUP BY trial_id`,
+        format: 'JSONEachRow',
+      })
     ).json<{ trial_id: string; s: string }>();
     expect(trials.filter((t) => t.s === 'completed')).toHaveLength(6);
   });

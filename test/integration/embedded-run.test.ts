@@ -38,7 +38,12 @@ describe('phasesweep run (embedded mode)', () => {
       expect(new Set(rows.map((r) => r.trial_id))).toEqual(new Set(planned.map((t) => t.trialId)));
       for (const r of rows) expect(r.probes['loss']).toBeGreaterThan(0);
       const trials = await store.trials('embedded');
-      expect(trials.map((t) => t.status).sort()).toEqual(['completed', 'completed', 'completed', 'completed']);
+      expect(trials.map((t) => t.status).sort()).toEqual([
+        'completed',
+        'completed',
+        'completed',
+        'completed',
+      ]);
       expect(trials[0]!.engine).toBe('wasm');
     } finally {
       await store.close();

@@ -14,7 +14,10 @@ export interface CliProcess {
 }
 
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
@@ -40,7 +43,9 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          reject(new Error(`timed out waiting for ${re} in output of ${args.join(' ')}:\n${out.slice(-3000)}`));
+          reject(
+            new Error(`timed out waiting for ${re} in output of ${args.join(' ')}:\n${out.slice(-3000)}`),
+          );
         }, timeoutMs);
         listeners.add(check);
         check();
@@ -54,7 +59,10 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
 }
 
 /** Runs a CLI command to completion. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; output: string }> {
   const p = startCli(args, env);
   const code = await p.exited;
   return { code, output: p.output() };
