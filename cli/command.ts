@@ -54,7 +54,8 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
 export function intFlag(name: string, value: string | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw usageError(`--${name}: expected an integer ≥ ${min}, got "${value}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw usageError(`--${name}: expected an integer ≥ ${min}, got "${value}"`);
   return n;
 }
 

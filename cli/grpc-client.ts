@@ -1,6 +1,11 @@
 // Promise wrappers over the SweepService client, with unreachable coordinators reported as such.
 import { credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { SweepServiceClient, type ListSweepsResponse, type SubmitSweepResponse, type SweepStatus } from '../proto/index.js';
+import {
+  SweepServiceClient,
+  type ListSweepsResponse,
+  type SubmitSweepResponse,
+  type SweepStatus,
+} from '../proto/index.js';
 import { PhasesweepError } from '../spec/index.js';
 
 export const DEFAULT_COORDINATOR = process.env['PHASESWEEP_COORDINATOR'] ?? '127.0.0.1:7070';
@@ -9,7 +14,9 @@ function fromServiceError(address: string, err: ServiceError): PhasesweepError {
   switch (err.code) {
     case grpcStatus.UNAVAILABLE:
     case grpcStatus.DEADLINE_EXCEEDED:
-      return new PhasesweepError('UNAVAILABLE', `coordinator ${address} is unreachable: ${err.details}`, { cause: err });
+      return new PhasesweepError('UNAVAILABLE', `coordinator ${address} is unreachable: ${err.details}`, {
+        cause: err,
+      });
     case grpcStatus.INVALID_ARGUMENT:
       return new PhasesweepError('INVALID_SPEC', err.details, { cause: err });
     case grpcStatus.NOT_FOUND:
@@ -32,12 +39,18 @@ export class SweepClient {
   }
 
   private done<Res>(resolve: (r: Res) => void, reject: (e: Error) => void) {
-    return (err: ServiceError | null, res: Res) => (err ? reject(fromServiceError(this.address, err)) : resolve(res));
+    return (err: ServiceError | null, res: Res) =>
+      err ? reject(fromServiceError(this.address, err)) : resolve(res);
   }
 
   submit(specText: string, sourceName: string): Promise<SubmitSweepResponse> {
     return new Promise((resolve, reject) =>
-      this.client.submitSweep({ spec_text: specText, source_name: sourceName }, new Metadata(), this.options(), this.done(resolve, reject)),
+      this.client.submitSweep(
+        { spec_text: specText, source_name: sourceName },
+        new Metadata(),
+        this.options(),
+        this.done(resolve, reject),
+      ),
     );
   }
 

@@ -29,5 +29,8 @@ export function summaryTable(s: SweepStatus): string {
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
-  return `\nsweep ${s.sweep_id}: ${s.state} (${counts})\n\n` + table(['axes', 'trials', 'completed', 'diverged', 'failed', 'final loss', 'final val_acc'], rows);
+  return (
+    `\nsweep ${s.sweep_id}: ${s.state} (${counts})\n\n` +
+    table(['axes', 'trials', 'completed', 'diverged', 'failed', 'final loss', 'final val_acc'], rows)
+  );
 }

@@ -45,7 +45,9 @@ export function replicateSeeds(spec: Pick<SweepSpec, 'seeds' | 'sweep_seed'>): n
 }
 
 export function trialId(config: TrialConfig, seed: number): string {
-  return `t${sha256(`${canonicalJson(config)}|${seed}`).toString('hex').slice(0, 16)}`;
+  return `t${sha256(`${canonicalJson(config)}|${seed}`)
+    .toString('hex')
+    .slice(0, 16)}`;
 }
 
 function cartesian(axes: [string, AxisLevel[]][]): Record<string, AxisLevel>[] {

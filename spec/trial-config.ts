@@ -32,7 +32,10 @@ export const ModelConfig = z
     ffn: z.number().int().min(1).default(128),
   })
   .strict()
-  .refine((m) => m.d_model % m.heads === 0, { message: 'd_model must be divisible by heads', path: ['heads'] });
+  .refine((m) => m.d_model % m.heads === 0, {
+    message: 'd_model must be divisible by heads',
+    path: ['heads'],
+  });
 
 export const TrainConfig = z
   .object({

@@ -9,7 +9,12 @@ export interface EventContext {
   backend: string;
 }
 
-export function toProbeEvent(ctx: EventContext, epoch: number, probes: ProbeValues, timeMs: number): ProbeEvent {
+export function toProbeEvent(
+  ctx: EventContext,
+  epoch: number,
+  probes: ProbeValues,
+  timeMs: number,
+): ProbeEvent {
   const trial = ctx.lease.trial!;
   const event: ProbeEvent = {
     sweep_id: trial.sweep_id,

@@ -15,13 +15,28 @@ Validates the sweep spec and prints its trials (id, seed, axis levels) without r
     const trials = expandSweep(spec);
     if (values.json) {
       io.stdout.write(
-        JSON.stringify({ sweep: spec.name, count: trials.length, trials: trials.map((t) => ({ trial_id: t.trialId, seed: t.seed, axes: t.axes })) }, null, 1) + '\n',
+        JSON.stringify(
+          {
+            sweep: spec.name,
+            count: trials.length,
+            trials: trials.map((t) => ({ trial_id: t.trialId, seed: t.seed, axes: t.axes })),
+          },
+          null,
+          1,
+        ) + '\n',
       );
       return;
     }
     const axes = Object.keys(spec.axes);
-    io.stdout.write(table(['trial', 'seed', ...axes], trials.map((t) => [t.trialId, t.seed, ...axes.map((a) => JSON.stringify(t.axes[a]))])));
-    io.stdout.write(`\n${trials.length} trials (${axes.length} axes × ${Array.isArray(spec.seeds) ? spec.seeds.length : spec.seeds} seeds)\n`);
+    io.stdout.write(
+      table(
+        ['trial', 'seed', ...axes],
+        trials.map((t) => [t.trialId, t.seed, ...axes.map((a) => JSON.stringify(t.axes[a]))]),
+      ),
+    );
+    io.stdout.write(
+      `\n${trials.length} trials (${axes.length} axes × ${Array.isArray(spec.seeds) ? spec.seeds.length : spec.seeds} seeds)\n`,
+    );
   },
 };
 export default command;

@@ -46,11 +46,25 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
     void coordinator.run();
     const { sweepId, total } = coordinator.scheduler.submit(spec, planned);
     const registry = coordinator.scheduler.registry;
-    io.stderr.write(`sweep ${sweepId}: ${total} trials on ${workers} local workers (${values.engine}); store ${storePath}\n`);
+    io.stderr.write(
+      `sweep ${sweepId}: ${total} trials on ${workers} local workers (${values.engine}); store ${storePath}\n`,
+    );
 
-    const pool = new LocalWorkers({ count: workers, coordinator: coordinator.address, engine: values.engine, logFile });
+    const pool = new LocalWorkers({
+      count: workers,
+      coordinator: coordinator.address,
+      engine: values.engine,
+      logFile,
+    });
     const bar = new SingleBar(
-      { format: ' {bar} {percentage}% | epochs {value}/{total} | trials {done}/{trials} | {eta_formatted} left', stream: io.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000 },
+      {
+        format:
+          ' {bar} {percentage}% | epochs {value}/{total} | trials {done}/{trials} | {eta_formatted} left',
+        stream: io.stderr,
+        hideCursor: true,
+        noTTYOutput: true,
+        notTTYSchedule: 5000,
+      },
       Presets.shades_classic,
     );
     const sweep = registry.get(sweepId)!;
@@ -61,7 +75,8 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
     await new Promise<void>((done) => {
       const tick = setInterval(() => {
         const s = sweepStatus(registry, sweep, false);
-        const finished = s.trials_total - (s.trials_by_state['pending'] ?? 0) - (s.trials_by_state['leased'] ?? 0);
+        const finished =
+          s.trials_total - (s.trials_by_state['pending'] ?? 0) - (s.trials_by_state['leased'] ?? 0);
         bar.update(s.epochs_done, { done: finished });
         if (registry.isDone(sweepId) || io.signal.aborted) {
           clearInterval(tick);

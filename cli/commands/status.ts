@@ -48,7 +48,9 @@ Without SWEEP, lists the sweeps. --wait polls until SWEEP is finished (exit 1 if
       const sweepId = positionals[0];
       if (sweepId === undefined) {
         const { sweeps } = await client.list();
-        io.stdout.write(values.json ? JSON.stringify(sweeps) + '\n' : sweeps.map(render).join('') || 'no sweeps\n');
+        io.stdout.write(
+          values.json ? JSON.stringify(sweeps) + '\n' : sweeps.map(render).join('') || 'no sweeps\n',
+        );
         return;
       }
       const deadline = Date.now() + intFlag('timeout-s', values['timeout-s'], 3600, 1) * 1000;

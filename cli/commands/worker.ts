@@ -30,9 +30,19 @@ core, or per GPU). SIGTERM gives the running trial back so it is re-leased at on
     let sink: ProbeSink | undefined;
     if (values.nats !== undefined) {
       const publisher = await createNatsEventPublisher({ natsUrl: values.nats, prefix: values.prefix });
-      sink = { publish: (e) => publisher.publishProbe(e), flush: () => publisher.flush(), close: () => publisher.close() };
+      sink = {
+        publish: (e) => publisher.publishProbe(e),
+        flush: () => publisher.flush(),
+        close: () => publisher.close(),
+      };
     }
-    const agent = new WorkerAgent({ coordinator: values.coordinator, engine, sink, log, workerId: values.id });
+    const agent = new WorkerAgent({
+      coordinator: values.coordinator,
+      engine,
+      sink,
+      log,
+      workerId: values.id,
+    });
     io.signal.addEventListener('abort', () => void agent.shutdown(), { once: true });
     log.info(`engine ${engine.info.engine} (${engine.info.backend}), coordinator ${values.coordinator}`);
     await agent.run();

@@ -8,8 +8,16 @@ function setup(seeds = 2, priority = 0, name = 's1') {
   const clock = new ManualClock();
   const events: TrialEvent[] = [];
   let n = 0;
-  const scheduler = new Scheduler({ clock, leaseTtlMs: 1000, maxFailures: 2, newToken: () => `tok${n++}`, onTrialEvent: (e) => events.push(e) });
-  const spec = parseSweepYaml(`name: ${name}\nseeds: ${seeds}\npriority: ${priority}\naxes: { weight_decay: [0, 1] }`);
+  const scheduler = new Scheduler({
+    clock,
+    leaseTtlMs: 1000,
+    maxFailures: 2,
+    newToken: () => `tok${n++}`,
+    onTrialEvent: (e) => events.push(e),
+  });
+  const spec = parseSweepYaml(
+    `name: ${name}\nseeds: ${seeds}\npriority: ${priority}\naxes: { weight_decay: [0, 1] }`,
+  );
   return { clock, events, scheduler, spec, planned: expandSweep(spec) };
 }
 
@@ -34,11 +42,43 @@ describe('scheduler', () => {
     expect(la.trial!.trial_id).not.toBe(lb.trial!.trial_id);
     expect(la.attempt).toBe(1);
     // b cannot complete a's lease, nor can a stale token complete anything.
-    expect(scheduler.result('b', { trial_id: la.trial!.trial_id, token: la.token, outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED, epochs: 3, reason: '' })).toBe(false);
-    expect(scheduler.result('a', { trial_id: la.trial!.trial_id, token: 'forged', outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED, epochs: 3, reason: '' })).toBe(false);
-    expect(scheduler.result('a', { trial_id: la.trial!.trial_id, token: la.token, outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED, epochs: 3, reason: '' })).toBe(true);
+    expect(
+      scheduler.result('b', {
+        trial_id: la.trial!.trial_id,
+        token: la.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+        epochs: 3,
+        reason: '',
+      }),
+    ).toBe(false);
+    expect(
+      scheduler.result('a', {
+        trial_id: la.trial!.trial_id,
+        token: 'forged',
+        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+        epochs: 3,
+        reason: '',
+      }),
+    ).toBe(false);
+    expect(
+      scheduler.result('a', {
+        trial_id: la.trial!.trial_id,
+        token: la.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+        epochs: 3,
+        reason: '',
+      }),
+    ).toBe(true);
     // Twice is once.
-    expect(scheduler.result('a', { trial_id: la.trial!.trial_id, token: la.token, outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED, epochs: 3, reason: '' })).toBe(false);
+    expect(
+      scheduler.result('a', {
+        trial_id: la.trial!.trial_id,
+        token: la.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+        epochs: 3,
+        reason: '',
+      }),
+    ).toBe(false);
     expect(scheduler.registry.countByState('s1')).toMatchObject({ completed: 1, leased: 1, pending: 2 });
     expect(events.map((e) => e.status)).toEqual(['leased', 'leased', 'completed']);
   });
@@ -51,7 +91,11 @@ describe('scheduler', () => {
     scheduler.request('a', 1);
     const lease = a.inbox[0]!.lease!;
     clock.advance(600);
-    expect(scheduler.heartbeat('a', { leases: [{ trial_id: lease.trial!.trial_id, token: lease.token, epoch: 2, checkpoint_ref: '' }] }).directives[0]!.action).toBe(LeaseAction.LEASE_ACTION_CONTINUE);
+    expect(
+      scheduler.heartbeat('a', {
+        leases: [{ trial_id: lease.trial!.trial_id, token: lease.token, epoch: 2, checkpoint_ref: '' }],
+      }).directives[0]!.action,
+    ).toBe(LeaseAction.LEASE_ACTION_CONTINUE);
     clock.advance(900);
     expect(scheduler.expireLeases()).toHaveLength(0); // renewed at 600, expires at 1600
     clock.advance(200);
@@ -62,9 +106,31 @@ describe('scheduler', () => {
     const again = b.inbox.map((m) => m.lease!).find((l) => l.trial!.trial_id === lease.trial!.trial_id)!;
     expect(again.attempt).toBe(2);
     // The paused worker comes back: its heartbeat says lease lost, its result and events are refused.
-    expect(scheduler.heartbeat('a', { leases: [{ trial_id: lease.trial!.trial_id, token: lease.token, epoch: 3, checkpoint_ref: '' }] }).directives[0]!.action).toBe(LeaseAction.LEASE_ACTION_LEASE_LOST);
-    expect(scheduler.result('a', { trial_id: lease.trial!.trial_id, token: lease.token, outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED, epochs: 3, reason: '' })).toBe(false);
-    const ev = { sweep_id: 's1', trial_id: lease.trial!.trial_id, attempt: 1, epoch: 4, seed: 0, time_ms: 0, engine: '', backend: '', worker_id: 'a' };
+    expect(
+      scheduler.heartbeat('a', {
+        leases: [{ trial_id: lease.trial!.trial_id, token: lease.token, epoch: 3, checkpoint_ref: '' }],
+      }).directives[0]!.action,
+    ).toBe(LeaseAction.LEASE_ACTION_LEASE_LOST);
+    expect(
+      scheduler.result('a', {
+        trial_id: lease.trial!.trial_id,
+        token: lease.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+        epochs: 3,
+        reason: '',
+      }),
+    ).toBe(false);
+    const ev = {
+      sweep_id: 's1',
+      trial_id: lease.trial!.trial_id,
+      attempt: 1,
+      epoch: 4,
+      seed: 0,
+      time_ms: 0,
+      engine: '',
+      backend: '',
+      worker_id: 'a',
+    };
     expect(scheduler.acceptEvents('a', [ev])).toHaveLength(0);
     expect(scheduler.acceptEvents('b', [{ ...ev, attempt: 2, worker_id: 'b' }])).toHaveLength(1);
   });
@@ -77,18 +143,36 @@ describe('scheduler', () => {
     const fail = (i: number) => {
       scheduler.request('a', 1);
       const l = a.inbox[i]!.lease!;
-      scheduler.result('a', { trial_id: l.trial!.trial_id, token: l.token, outcome: TrialOutcome.TRIAL_OUTCOME_FAILED, epochs: 0, reason: 'boom' });
+      scheduler.result('a', {
+        trial_id: l.trial!.trial_id,
+        token: l.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
+        epochs: 0,
+        reason: 'boom',
+      });
       return l;
     };
     const l0 = fail(0);
     scheduler.request('a', 1);
     const l1 = a.inbox[1]!.lease!;
     expect(l1.trial!.trial_id).toBe(l0.trial!.trial_id); // retried first, plan order
-    scheduler.result('a', { trial_id: l1.trial!.trial_id, token: l1.token, outcome: TrialOutcome.TRIAL_OUTCOME_FAILED, epochs: 0, reason: 'boom' });
+    scheduler.result('a', {
+      trial_id: l1.trial!.trial_id,
+      token: l1.token,
+      outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
+      epochs: 0,
+      reason: 'boom',
+    });
     expect(scheduler.registry.trial('s1', l0.trial!.trial_id)!.state).toBe('failed');
     scheduler.request('a', 1);
     const l2 = a.inbox[2]!.lease!;
-    scheduler.result('a', { trial_id: l2.trial!.trial_id, token: l2.token, outcome: TrialOutcome.TRIAL_OUTCOME_DIVERGED, epochs: 2, reason: 'loss is NaN' });
+    scheduler.result('a', {
+      trial_id: l2.trial!.trial_id,
+      token: l2.token,
+      outcome: TrialOutcome.TRIAL_OUTCOME_DIVERGED,
+      epochs: 2,
+      reason: 'loss is NaN',
+    });
     expect(scheduler.registry.trial('s1', l2.trial!.trial_id)!.state).toBe('diverged');
     expect(scheduler.registry.isDone('s1')).toBe(true);
   });
@@ -100,7 +184,13 @@ describe('scheduler', () => {
     scheduler.attach(a);
     scheduler.request('a', 1);
     const l = a.inbox[0]!.lease!;
-    scheduler.result('a', { trial_id: l.trial!.trial_id, token: l.token, outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED, epochs: 1, reason: 'shutdown' });
+    scheduler.result('a', {
+      trial_id: l.trial!.trial_id,
+      token: l.token,
+      outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED,
+      epochs: 1,
+      reason: 'shutdown',
+    });
     const t = scheduler.registry.trial('s1', l.trial!.trial_id)!;
     expect(t.state).toBe('pending');
     expect(t.failures).toBe(0);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { expandSweep, parseSweepYaml, replicateSeeds, SpecError, trialId, TrialConfig } from '../../spec/index.js';
+import {
+  expandSweep,
+  parseSweepYaml,
+  replicateSeeds,
+  SpecError,
+  trialId,
+  TrialConfig,
+} from '../../spec/index.js';
 
 const SPEC = `
 name: demo
