@@ -1,6 +1,6 @@
 // Applies the versioned schema to a ClickHouse database: creates it if needed, records each
 // applied version in `schema_migrations`, and does nothing on a database already up to date.
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { PhasesweepError } from '../spec/errors.js';
 import { createMigrationsTable, MIGRATIONS, quoteIdent, quoteString } from './clickhouse-sql.js';
 
@@ -10,6 +10,9 @@ export function createClickHouseClient(url: string, requestTimeoutMs = 30_000): 
     request_timeout: requestTimeoutMs,
     // Never compress responses: 18.16 answers small queries, and compression costs CPU we need.
     compression: { request: false, response: false },
+    // Failures surface as rejected promises that the callers log with context; the client's own
+    // logger would print each one a second time, with a stack.
+    log: { level: ClickHouseLogLevel.OFF },
   });
 }
 

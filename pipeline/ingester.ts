@@ -12,6 +12,7 @@ import { createClickHouseClient, migrateWithClient } from './clickhouse-migratio
 import { ClickHouseSink, type InsertFormat } from './clickhouse-sink.js';
 import { quoteIdent } from './clickhouse-sql.js';
 import { decodeEventMessage } from './event-decoding.js';
+import { BATCH_HEADER } from './outbound.js';
 import { ensureIngestConsumer, ensureStreams } from './streams.js';
 import { DEFAULT_PREFIX, deadLetterSubject, streamNames, validatePrefix } from './subjects.js';
 
@@ -20,7 +21,7 @@ export interface IngesterOptions {
   clickhouseUrl: string;
   database: string;
   prefix?: string;
-  /** Messages per insert (default 10 000). */
+  /** Events per insert (default 10 000). */
   batchSize?: number;
   /** Longest a message waits for its batch to fill (default 200 ms). */
   batchDelayMs?: number;
@@ -63,6 +64,7 @@ class JetStreamIngester implements Ingester {
   private state: IngesterState = 'INITIALIZED';
   private messages: ConsumerMessages | undefined;
   private pending: JsMsg[] = [];
+  private pendingEvents = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private failures = 0;
@@ -113,7 +115,9 @@ class JetStreamIngester implements Ingester {
     if (!this.isRunning()) await messages.close();
     for await (const m of messages) {
       this.pending.push(m);
-      if (this.pending.length >= this.o.batchSize) await this.cut();
+      // Batches are cut by events, not messages: a packed message carries many.
+      this.pendingEvents += m.headers === undefined ? 1 : Number(m.headers.get(BATCH_HEADER)) || 1;
+      if (this.pendingEvents >= this.o.batchSize) await this.cut();
       else this.timer ??= setTimeout(() => void this.cut(), this.o.batchDelayMs).unref();
     }
     await this.cut();
@@ -128,6 +132,7 @@ class JetStreamIngester implements Ingester {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    this.pendingEvents = 0;
     while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
     const job = this.process(batch).catch((err: unknown) =>
       this.o.log(`ingester: batch failed: ${errorMessage(err)}`),
@@ -142,8 +147,8 @@ class JetStreamIngester implements Ingester {
     const poison: Array<{ msg: JsMsg; reason: string }> = [];
     const good: JsMsg[] = [];
     for (const m of batch) {
-      const d = decodeEventMessage(this.o.prefix, m.subject, m.data);
-      if (d.kind === 'probe') probes.push(d.event);
+      const d = decodeEventMessage(this.o.prefix, m.subject, m.data, m.headers?.has(BATCH_HEADER) === true);
+      if (d.kind === 'probes') for (const e of d.events) probes.push(e);
       else if (d.kind === 'trial') trials.push(d.event);
       else {
         poison.push({ msg: m, reason: d.reason });
@@ -168,7 +173,7 @@ class JetStreamIngester implements Ingester {
       const delay = backoffDelay(this.failures);
       this.pausedUntil = Date.now() + delay;
       this.o.log(
-        `ingester: insert of ${good.length} events failed (${errorMessage(err)}); redelivery in ~${delay} ms`,
+        `ingester: insert of ${probes.length + trials.length} events failed (${errorMessage(err)}); redelivery in ~${delay} ms`,
       );
       // Nothing is acked: the server hands these back after the delay (or ack_wait, if this nak is lost).
       for (const m of good) m.nak(delay);
@@ -176,12 +181,12 @@ class JetStreamIngester implements Ingester {
     }
     this.failures = 0;
     for (const m of good) m.ack();
-    this.stats.ingested += good.length;
+    this.stats.ingested += probes.length + trials.length;
     this.stats.batches++;
     if (this.o.onBatch !== undefined) {
       const eventTimesMs = probes.map((e) => e.time_ms);
       for (const t of trials) eventTimesMs.push(t.time_ms);
-      this.o.onBatch({ events: good.length, eventTimesMs, ackedAtMs: Date.now() });
+      this.o.onBatch({ events: eventTimesMs.length, eventTimesMs, ackedAtMs: Date.now() });
     }
   }
 

@@ -2,12 +2,12 @@
 // a bounded buffer that a background pump drains in batches; when NATS is unreachable they go
 // to a bounded spill file and are replayed later. Callers wait only when the bound is reached.
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { ProbeEvent, TrialEvent } from '../proto/index.js';
 import { errorMessage, PhasesweepError } from '../spec/errors.js';
 import { SpillFile } from './spill-file.js';
 import { ensureStreams } from './streams.js';
-import type { OutboundMessage } from './spill-format.js';
+import { BATCH_HEADER, packMessages, type OutboundMessage } from './outbound.js';
 import { DEFAULT_PREFIX, eventSubject, probeMsgId, trialMsgId, validatePrefix } from './subjects.js';
 
 export interface NatsEventPublisherOptions {
@@ -17,6 +17,12 @@ export interface NatsEventPublisherOptions {
   maxBatch?: number;
   /** Longest an event waits in the buffer before a round starts (default 50 ms). */
   maxDelayMs?: number;
+  /**
+   * Probe events of one trial packed into one message (default 1: one ProbeEvent per message).
+   * Above 1 the stream carries ProbeEventBatch payloads marked by a header: far fewer messages
+   * at high event rates; duplicates are then dropped per message, and by the stores per key.
+   */
+  maxEventsPerMessage?: number;
   /** Events held in memory; beyond it publishProbe/publishTrial wait (default 50 000). */
   maxBuffered?: number;
   /** Where to spill events while NATS is unreachable; without it the publisher holds and retries. */
@@ -54,6 +60,7 @@ class NatsEventPublisher implements EventPublisher {
   private connected: boolean;
   private state: PublisherState = 'RUNNING';
   private readonly replayTimer: NodeJS.Timeout;
+  private readonly probePrefix: string;
 
   constructor(
     private readonly o: Required<Omit<NatsEventPublisherOptions, 'spillDir'>>,
@@ -61,6 +68,7 @@ class NatsEventPublisher implements EventPublisher {
     private js: JetStreamClient | undefined,
     private readonly spill: SpillFile | undefined,
   ) {
+    this.probePrefix = `${o.prefix}.probes.`;
     this.healthy = nc !== undefined;
     this.connected = nc !== undefined;
     if (nc !== undefined) this.watch(nc);
@@ -71,12 +79,12 @@ class NatsEventPublisher implements EventPublisher {
 
   publishProbe(e: ProbeEvent): Promise<void> {
     const subject = eventSubject(this.o.prefix, 'probes', e.sweep_id, e.trial_id);
-    return this.enqueue({ subject, msgId: probeMsgId(e), data: ProbeEvent.encode(e).finish() });
+    return this.enqueue({ subject, msgId: probeMsgId(e), data: ProbeEvent.encode(e).finish(), count: 1 });
   }
 
   publishTrial(e: TrialEvent): Promise<void> {
     const subject = eventSubject(this.o.prefix, 'trials', e.sweep_id, e.trial_id);
-    return this.enqueue({ subject, msgId: trialMsgId(e), data: TrialEvent.encode(e).finish() });
+    return this.enqueue({ subject, msgId: trialMsgId(e), data: TrialEvent.encode(e).finish(), count: 1 });
   }
 
   private async enqueue(m: OutboundMessage): Promise<void> {
@@ -118,13 +126,18 @@ class NatsEventPublisher implements EventPublisher {
     if (this.connected && this.spill !== undefined && this.spill.size > 0) await this.replay();
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.o.maxBatch);
+      const packed = packMessages(batch, this.o.maxEventsPerMessage, (m) =>
+        m.subject.startsWith(this.probePrefix),
+      );
       // With a spill file, a round that just failed sends the next ones straight to disk instead
       // of waiting out another timeout; the periodic replay finds out when NATS is back.
       const tryNats = this.connected && (this.healthy || this.spill === undefined);
-      const failed = tryNats ? await this.publishAll(batch) : batch;
-      if (failed.length > 0 && !(await this.spillOut(failed))) {
-        // Nowhere to put them: keep them at the front (callers block on the bound) and retry.
-        this.queue.splice(0, batch.length, ...failed);
+      const messages = packed.map((p) => p.message);
+      const failed = new Set(tryNats ? await this.publishAll(messages) : messages);
+      if (failed.size > 0 && !(await this.spillOut([...failed]))) {
+        // Nowhere to put them: keep their events at the front (callers block on the bound), retry.
+        const requeue = packed.filter((p) => failed.has(p.message)).flatMap((p) => p.parts);
+        this.queue.splice(0, batch.length, ...requeue);
         this.releaseSpace();
         this.timer ??= setTimeout(() => this.kick(), RETRY_MS).unref();
         return;
@@ -144,7 +157,18 @@ class NatsEventPublisher implements EventPublisher {
     const js = this.js;
     if (js === undefined) return [...batch];
     const results = await Promise.allSettled(
-      batch.map((m) => js.publish(m.subject, m.data, { msgID: m.msgId, timeout: this.o.publishTimeoutMs })),
+      batch.map((m) => {
+        const opts: Parameters<JetStreamClient['publish']>[2] = {
+          msgID: m.msgId,
+          timeout: this.o.publishTimeoutMs,
+        };
+        if (m.count > 1) {
+          const h = headers();
+          h.set(BATCH_HEADER, String(m.count));
+          opts.headers = h;
+        }
+        return js.publish(m.subject, m.data, opts);
+      }),
     );
     const failed = batch.filter((_, i) => results[i]?.status === 'rejected');
     if (failed.length > 0) {
@@ -270,6 +294,7 @@ export async function createNatsEventPublisher(o: NatsEventPublisherOptions): Pr
     natsUrl: o.natsUrl,
     prefix: validatePrefix(o.prefix ?? DEFAULT_PREFIX),
     maxBatch: o.maxBatch ?? 1000,
+    maxEventsPerMessage: Math.max(1, o.maxEventsPerMessage ?? 1),
     maxDelayMs: o.maxDelayMs ?? 50,
     maxBuffered: o.maxBuffered ?? 50_000,
     maxSpillBytes: o.maxSpillBytes ?? 256 * 1024 ** 2,

@@ -2,7 +2,8 @@
 // is unreachable, replayed (msgIDs intact, so the stream de-duplicates) once it is back.
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeSpillRecords, encodeSpillRecords, type OutboundMessage } from './spill-format.js';
+import type { OutboundMessage } from './outbound.js';
+import { decodeSpillRecords, encodeSpillRecords } from './spill-format.js';
 
 export class SpillFile {
   private bytes = 0;

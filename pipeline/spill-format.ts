@@ -1,13 +1,9 @@
 // The record format of the publisher's spill file: length-prefixed (subject, msgID, payload)
-// triples. Pure, so torn tails and round trips are unit-tested without a file system.
+// records with their event count. Pure, so torn tails and round trips are unit-tested without
+// a file system.
+import type { OutboundMessage } from './outbound.js';
 
-export interface OutboundMessage {
-  subject: string;
-  msgId: string;
-  data: Uint8Array;
-}
-
-const HEADER = 12; // three u32 lengths
+const HEADER = 16; // four u32: subject, msgID and payload lengths, event count
 
 export function encodeSpillRecords(messages: readonly OutboundMessage[]): Buffer {
   const parts: Buffer[] = [];
@@ -18,6 +14,7 @@ export function encodeSpillRecords(messages: readonly OutboundMessage[]): Buffer
     head.writeUInt32LE(subject.length, 0);
     head.writeUInt32LE(msgId.length, 4);
     head.writeUInt32LE(m.data.length, 8);
+    head.writeUInt32LE(m.count, 12);
     parts.push(head, subject, msgId, Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length));
   }
   return Buffer.concat(parts);
@@ -36,6 +33,7 @@ export function decodeSpillRecords(buf: Buffer): DecodedSpill {
     const subjectLen = buf.readUInt32LE(off);
     const msgIdLen = buf.readUInt32LE(off + 4);
     const dataLen = buf.readUInt32LE(off + 8);
+    const count = buf.readUInt32LE(off + 12);
     const end = off + HEADER + subjectLen + msgIdLen + dataLen;
     if (end > buf.length) break;
     let p = off + HEADER;
@@ -43,7 +41,7 @@ export function decodeSpillRecords(buf: Buffer): DecodedSpill {
     p += subjectLen;
     const msgId = buf.toString('utf8', p, p + msgIdLen);
     p += msgIdLen;
-    messages.push({ subject, msgId, data: new Uint8Array(buf.subarray(p, p + dataLen)) });
+    messages.push({ subject, msgId, data: new Uint8Array(buf.subarray(p, p + dataLen)), count });
     off = end;
   }
   return { messages, tornBytes: buf.length - off };

@@ -185,6 +185,58 @@ describe('pipeline: NATS → ClickHouse', () => {
     });
   });
 
+  it('packs events per trial when asked, and ingests them with JSONEachRow too', async () => {
+    const db = unique('ps_packed');
+    databases.push(db);
+    const prefix = unique('t');
+    const sweep = unique('sweep');
+    const publisher = await createNatsEventPublisher({
+      natsUrl,
+      prefix,
+      maxEventsPerMessage: 8,
+      maxBatch: 1000,
+      maxDelayMs: 20,
+      log: quiet,
+    });
+    for (let epoch = 0; epoch < 30; epoch++) {
+      for (const trial of ['trial-a', 'trial-b', 'trial-c'])
+        await publisher.publishProbe(probe(sweep, trial, epoch));
+    }
+    await publisher.close();
+    const nc = await connect({ servers: natsUrl });
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info(streamNames(prefix).events);
+      // 3 trials × ceil(30 / 8) messages, not 90.
+      expect(info.state.messages).toBe(12);
+    } finally {
+      await nc.close();
+    }
+    const ingester = await createIngester({
+      natsUrl,
+      clickhouseUrl,
+      database: db,
+      prefix,
+      batchDelayMs: 20,
+      insertFormat: 'JSONEachRow',
+      log: quiet,
+    });
+    const running = ingester.run();
+    await waitFor(
+      'packed events ingested',
+      () => Promise.resolve(ingester.stats.ingested),
+      (n) => n >= 90,
+    );
+    await ingester.shutdown();
+    await running;
+    const rs = await ch.query({ query: latestProbeRowsQuery(db, sweep), format: 'JSONEachRow' });
+    const rows = await rs.json<Record<string, unknown>>();
+    expect(rows).toHaveLength(90);
+    expect(rows.find((r) => r['trial_id'] === 'trial-c' && r['epoch'] === 29)).toMatchObject({
+      loss: 10 / 30 + 1,
+      time: '2023-11-14 22:13:49',
+    });
+  });
+
   it('dead-letters poison messages, counts them, and still ingests the rest', async () => {
     const db = unique('ps_poison');
     databases.push(db);
