@@ -13,16 +13,17 @@ import {
 import type { Rng } from './rng.js';
 
 /**
- * Sequences per forward/backward pass. Accumulating over chunks bounds the wasm heap
- * (capped at 4 GiB, never shrinks) at no cost in speed.
+ * Tokens per forward/backward pass. Accumulating over chunks bounds the wasm heap (capped at
+ * 4 GiB, never shrinks); 16k tokens (1024 sequences of 16) keep it well under 1 GiB at d = 256
+ * and are as fast as one pass, while fewer, larger chunks amortise the per-chunk score tables.
  */
-export const CHUNK_SEQUENCES = 512;
+export const CHUNK_TOKENS = 16384;
 
 export function uploadChunks(
   x: Int32Array,
   y: Int32Array,
   dims: ModelDims,
-  chunk = CHUNK_SEQUENCES,
+  chunk = Math.max(1, Math.floor(CHUNK_TOKENS / dims.seqLen)),
 ): TokenBatch[] {
   const out: TokenBatch[] = [];
   const L = dims.seqLen;
@@ -47,13 +48,29 @@ export function paramMap(p: ParamSet): ParamMap {
 export interface Gradients {
   /** Σ cross-entropy over the sequences (device scalar). */
   lossSum: tf.Scalar;
+  /** How many sequences the forward pass classifies correctly (device scalar). */
+  correct: tf.Scalar;
   /** ∂(lossSum / denom)/∂θ in parameter order. */
   grads: tf.Tensor[];
 }
 
+function countCorrect(z: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), labels), 'float32')));
+}
+
+/** a + b, disposing both: running sums over chunks, always in chunk order. */
+function accumulate<T extends tf.Tensor>(a: T | null, b: T): T {
+  if (a === null) return b;
+  const sum = tf.add<T>(a, b);
+  tf.dispose([a, b]);
+  return sum;
+}
+
 /**
  * Gradients of the mean loss over `chunks` (denominator `denom` sequences), with
- * N(0, noise²) drawn from `noiseRng` added to the input embeddings of each chunk.
+ * N(0, noise²) drawn from `noiseRng` added to the input embeddings of each chunk. The
+ * forward's correct-count comes along: with full batch and no noise it is exactly the
+ * train accuracy of the current weights, which `forwardStats` would otherwise recompute.
  */
 export function gradients(
   p: ParamSet,
@@ -65,6 +82,7 @@ export function gradients(
 ): Gradients {
   const map = paramMap(p);
   let lossSum: tf.Scalar | null = null;
+  let correct: tf.Scalar | null = null;
   let acc: tf.Tensor[] | null = null;
   for (const chunk of chunks) {
     const eps =
@@ -75,60 +93,64 @@ export function gradients(
           ])
         : undefined;
     let chunkLoss: tf.Scalar | null = null;
+    let z: tf.Tensor2D | null = null;
     const { grads } = tf.variableGrads(() => {
-      const l = crossEntropySum(logits(map, pooled(map, chunk, dims, eps)), chunk.onehot);
+      z = tf.keep(logits(map, pooled(map, chunk, dims, eps)));
+      const l = crossEntropySum(z, chunk.onehot);
       chunkLoss = tf.keep(l);
       return tf.div<tf.Scalar>(l, denom);
     }, p.vars);
     eps?.dispose();
+    const zs = z as unknown as tf.Tensor2D;
+    correct = accumulate(correct, countCorrect(zs, chunk.labels));
+    zs.dispose();
+    lossSum = accumulate(lossSum, chunkLoss as unknown as tf.Scalar);
     const ordered = p.vars.map((v) => grads[v.name]!);
-    const l = chunkLoss as unknown as tf.Scalar;
-    if (acc === null || lossSum === null) {
-      acc = ordered;
-      lossSum = l;
-    } else {
-      const prev: tf.Tensor[] = acc;
-      const prevLoss: tf.Scalar = lossSum;
-      acc = prev.map((a, i) => tf.add(a, ordered[i]!));
-      lossSum = tf.add<tf.Scalar>(prevLoss, l);
-      tf.dispose([...prev, ...ordered, prevLoss, l]);
-    }
+    acc = acc === null ? ordered : acc.map((a, i) => accumulate(a, ordered[i]!));
   }
-  if (acc === null || lossSum === null) throw new RangeError('no data to train on');
-  return { lossSum, grads: acc };
+  if (acc === null || lossSum === null || correct === null) throw new RangeError('no data to train on');
+  return { lossSum, correct, grads: acc };
 }
 
-export interface Evaluation {
-  trainLoss: number;
-  trainAcc: number;
+/**
+ * [Σ loss, # correct] of a clean forward over `chunks`, with the same ops and summation order
+ * as `gradients`, so both give bit-identical values for the same weights.
+ */
+export function forwardStats(p: ParamSet, chunks: TokenBatch[], dims: ModelDims): tf.Tensor1D {
+  return tf.tidy(() => {
+    const map = paramMap(p);
+    let lossSum: tf.Scalar | null = null;
+    let correct: tf.Scalar | null = null;
+    for (const c of chunks) {
+      const z = logits(map, pooled(map, c, dims));
+      correct = accumulate(correct, countCorrect(z, c.labels));
+      lossSum = accumulate(lossSum, crossEntropySum(z, c.onehot));
+    }
+    if (lossSum === null || correct === null) throw new RangeError('no data to evaluate');
+    return tf.stack([lossSum, correct]) as tf.Tensor1D;
+  });
+}
+
+export interface HeldOut {
   valLoss: number;
   valAcc: number;
   noiseSensitivity: number | null;
 }
 
-function lossAndCorrect(map: ParamMap, chunks: TokenBatch[], dims: ModelDims): tf.Tensor1D {
-  const parts = chunks.map((c) => {
-    const z = logits(map, pooled(map, c, dims));
-    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), c.labels), 'float32'));
-    return tf.stack([crossEntropySum(z, c.onehot), correct]);
-  });
-  return tf.addN(parts) as tf.Tensor1D;
-}
-
 /**
- * Losses and accuracies after the step, and the mean relative change of h(x) under the
- * fixed input-embedding perturbation `probeNoise` on the probe set.
+ * Held-out loss and accuracy after the step, and the mean relative change of h(x) under the
+ * fixed input-embedding perturbation `probe.noise` on the probe set: one readback.
  */
-export function evaluate(
+export function heldOut(
   p: ParamSet,
-  sets: { train: TokenBatch[]; val: TokenBatch[]; nTrain: number; nVal: number },
+  val: { chunks: TokenBatch[]; n: number },
   probe: { batch: TokenBatch; noise: tf.Tensor2D } | null,
   dims: ModelDims,
-): Evaluation {
+): HeldOut {
   const values = tf.tidy(() => {
-    const map = paramMap(p);
-    const parts: tf.Tensor1D[] = [lossAndCorrect(map, sets.train, dims), lossAndCorrect(map, sets.val, dims)];
+    const parts: tf.Tensor1D[] = [forwardStats(p, val.chunks, dims)];
     if (probe) {
+      const map = paramMap(p);
       const h0 = pooled(map, probe.batch, dims);
       const h1 = pooled(map, probe.batch, dims, probe.noise);
       const ratio = tf.div(tf.norm(tf.sub(h1, h0), 'euclidean', 1), tf.norm(h0, 'euclidean', 1));
@@ -138,11 +160,5 @@ export function evaluate(
   });
   const v = values.dataSync();
   values.dispose();
-  return {
-    trainLoss: v[0]! / sets.nTrain,
-    trainAcc: v[1]! / sets.nTrain,
-    valLoss: v[2]! / sets.nVal,
-    valAcc: v[3]! / sets.nVal,
-    noiseSensitivity: probe ? v[4]! : null,
-  };
+  return { valLoss: v[0]! / val.n, valAcc: v[1]! / val.n, noiseSensitivity: probe ? v[2]! : null };
 }

@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrialConfig } from '../../spec/index.js';
 import type { Rng } from './rng.js';
-import { affine, affineRelu, bmm, embedding, linear } from './tf-ops.js';
+import { attention, scoreIndices, scoreTableFits } from './attention.js';
+import { affine, affineRelu, embedding, pooledFfn } from './tf-ops.js';
 
 export interface ModelDims {
   vocab: number;
@@ -57,6 +58,14 @@ export function initialValues(specs: ParamSpec[], rng: Rng): Float32Array[] {
 
 export type ParamMap = Record<string, tf.Tensor>;
 
+/** Flat ids with their tensors: what `embedding` gathers by. */
+export interface GatherIds {
+  ids: Int32Array;
+  idx: tf.Tensor1D;
+  /** The same as [n, 1], for scatterND. */
+  idx2d: tf.Tensor2D;
+}
+
 /** One batch of sequences, uploaded once and reused every epoch. */
 export interface TokenBatch {
   size: number;
@@ -67,87 +76,50 @@ export interface TokenBatch {
   /** One-hot labels [size, classes]. */
   onehot: tf.Tensor2D;
   labels: tf.Tensor1D;
+  /** Indices into the first block's score tables, when that form pays (`scoreTableFits`). */
+  scores: GatherIds | null;
+}
+
+function gatherIds(ids: Int32Array): GatherIds {
+  const idx = tf.tensor1d(ids, 'int32');
+  return { ids, idx, idx2d: tf.reshape(idx, [ids.length, 1]) };
 }
 
 export function uploadBatch(x: Int32Array, y: Int32Array, dims: ModelDims): TokenBatch {
   const size = y.length;
-  const idx = tf.tensor1d(x, 'int32');
+  const { idx, idx2d } = gatherIds(x);
   const labels = tf.tensor1d(y, 'int32');
   return {
     size,
     tokens: x,
     idx,
-    idx2d: tf.reshape(idx, [x.length, 1]),
+    idx2d,
     labels,
     onehot: tf.oneHot(labels, dims.classes).toFloat() as tf.Tensor2D,
+    scores: scoreTableFits(dims, size) ? gatherIds(scoreIndices(x, size, dims)) : null,
   };
 }
 
 export function disposeBatch(b: TokenBatch): void {
   tf.dispose([b.idx, b.idx2d, b.onehot, b.labels]);
-}
-
-function splitHeads(t: tf.Tensor2D, b: number, dims: ModelDims): tf.Tensor3D {
-  const { seqLen: L, d, heads: H } = dims;
-  if (H === 1) return tf.reshape(t, [b, L, d]);
-  const t4 = tf.reshape(t, [b, L, H, d / H]);
-  return tf.reshape(tf.transpose(t4, [0, 2, 1, 3]), [b * H, L, d / H]);
-}
-
-function mergeHeads(t: tf.Tensor3D, b: number, dims: ModelDims): tf.Tensor2D {
-  const { seqLen: L, d, heads: H } = dims;
-  if (H === 1) return tf.reshape(t, [b * L, d]);
-  const t4 = tf.reshape(t, [b, H, L, d / H]);
-  return tf.reshape(tf.transpose(t4, [0, 2, 1, 3]), [b * L, d]);
-}
-
-/** softmax(q·kᵀ·scale)·v within each sequence and head; q, k, v and the result are [b·L, d]. */
-function attention(
-  q: tf.Tensor2D,
-  k: tf.Tensor2D,
-  v: tf.Tensor2D,
-  b: number,
-  dims: ModelDims,
-  scale: number,
-): tf.Tensor2D {
-  const att = tf.softmax(
-    bmm(splitHeads(tf.mul(q, scale), b, dims), tf.transpose(splitHeads(k, b, dims), [0, 2, 1])),
-  );
-  return mergeHeads(bmm(att, splitHeads(v, b, dims)), b, dims);
+  if (b.scores) tf.dispose([b.scores.idx, b.scores.idx2d]);
 }
 
 /**
- * One block. When its input is exactly the token embeddings (`tokens` given: first block, no
- * input noise), x·W = (E·W)[tokens]: projecting the V-row table instead of all N·L token rows
- * cuts the q/k/v projections and their gradients by N·L/V (64× on the small benchmark).
+ * The pooled representation h(x) [size, d] that feeds the classifier. The first block reads
+ * the embedding table directly when its input is exactly the embeddings (no noise); the last
+ * block's FFN is fused with the mean-pool.
  */
-function block(
-  p: ParamMap,
-  l: number,
-  h: tf.Tensor2D,
-  batch: TokenBatch,
-  dims: ModelDims,
-  tokens: boolean,
-): tf.Tensor2D {
-  const scale = 1 / Math.sqrt(dims.d / dims.heads);
-  const w = (name: string) => p[`l${l}.${name}`] as tf.Tensor2D;
-  const table = p['encoder'] as tf.Tensor2D;
-  const project = (name: string) =>
-    tokens ? embedding(linear(table, w(name)), batch.idx, batch.idx2d, batch.tokens) : linear(h, w(name));
-  const b = batch.size;
-  const o = attention(project('wq'), project('wk'), project('wv'), b, dims, scale);
-  const h1: tf.Tensor2D = tf.add(h, linear(o, w('wo')));
-  const bias = (name: string) => p[`l${l}.${name}`] as tf.Tensor1D;
-  const f = affineRelu(h1, w('w1'), bias('b1'));
-  return tf.add(h1, affine(f, w('w2'), bias('b2')));
-}
-
-/** The pooled representation h(x) [size, d] that feeds the classifier. */
 export function pooled(p: ParamMap, batch: TokenBatch, dims: ModelDims, noise?: tf.Tensor2D): tf.Tensor2D {
   let h = embedding(p['encoder'] as tf.Tensor2D, batch.idx, batch.idx2d, batch.tokens);
   if (noise) h = tf.add<tf.Tensor2D>(h, noise);
-  for (let l = 0; l < dims.layers; l++) h = block(p, l, h, batch, dims, l === 0 && !noise);
-  return tf.mean<tf.Tensor2D>(tf.reshape(h, [batch.size, dims.seqLen, dims.d]), 1);
+  for (let l = 0; ; l++) {
+    const h1 = tf.add<tf.Tensor2D>(h, attention(p, l, h, batch, dims, l === 0 && !noise));
+    const w = (name: string) => p[`l${l}.${name}`] as tf.Tensor2D;
+    const bias = (name: string) => p[`l${l}.${name}`] as tf.Tensor1D;
+    if (l === dims.layers - 1) return pooledFfn(h1, w('w1'), bias('b1'), w('w2'), bias('b2'), dims.seqLen);
+    h = tf.add(h1, affine(affineRelu(h1, w('w1'), bias('b1')), w('w2'), bias('b2')));
+  }
 }
 
 export function logits(p: ParamMap, hPooled: tf.Tensor2D): tf.Tensor2D {

@@ -12,8 +12,13 @@ function gatherRows(w: tf.Tensor2D, idx: tf.Tensor1D, tokens: Int32Array): tf.Te
   const [, d] = w.shape;
   const table = w.dataSync() as Float32Array;
   const out = new Float32Array(tokens.length * d);
-  for (let i = 0; i < tokens.length; i++)
-    out.set(table.subarray(tokens[i]! * d, (tokens[i]! + 1) * d), i * d);
+  if (d === 1) {
+    // Score tables are gathered one scalar at a time: a subarray per element would dominate.
+    for (let i = 0; i < tokens.length; i++) out[i] = table[tokens[i]!]!;
+  } else {
+    for (let i = 0; i < tokens.length; i++)
+      out.set(table.subarray(tokens[i]! * d, (tokens[i]! + 1) * d), i * d);
+  }
   return tf.tensor2d(out, [tokens.length, d]);
 }
 
@@ -33,17 +38,18 @@ export function embedding(
 }
 
 /**
- * ∂/∂W of x·W (xᵀ·dy) and, with `bias`, ∂/∂b (Σ rows of dy). XNNPACK re-packs the right-hand
- * operand of every matMul, so the narrower of x and dy goes on the right: [64,n]·[n,256] costs
- * ~2.5× [256,n]·[n,64] on wasm, more than transposing the wider operand. The bias gradient
- * reuses dyᵀ against a ones column instead of an axis-0 Sum (30× slower).
+ * ∂/∂W of x·W (xᵀ·dy) and, with `bias`, ∂/∂b (Σ rows of dy). XNNPACK's fast path wants the
+ * contracted (row) axis last in the left operand, so one of x and dy must be transposed: the
+ * narrower one, since Transpose is the expensive part (~12 ms for 8192×256 on wasm against
+ * ~2 ms for 8192×64, while both matMul orientations cost about the same). The bias gradient
+ * is ones·dy, a matMul: an axis-0 Sum is ~30× slower.
  */
 function paramGrads(x: tf.Tensor2D, dy: tf.Tensor2D, bias: boolean): tf.Tensor[] {
   const n = dy.shape[0];
-  const dyT = x.shape[1] <= dy.shape[1] || bias ? tf.transpose(dy) : null;
-  const dW = x.shape[1] <= dy.shape[1] ? tf.transpose(tf.matMul(dyT!, x)) : tf.matMul(tf.transpose(x), dy);
+  const dW =
+    x.shape[1] <= dy.shape[1] ? tf.matMul(tf.transpose(x), dy) : tf.transpose(tf.matMul(tf.transpose(dy), x));
   if (!bias) return [dW];
-  return [dW, tf.reshape(tf.matMul(dyT!, tf.ones([n, 1])), [dy.shape[1]])];
+  return [dW, tf.reshape(tf.matMul(tf.ones([1, n]), dy), [dy.shape[1]])];
 }
 
 /** x [n, k] · w [k, m]. */
@@ -90,16 +96,92 @@ export const affineRelu = tf.customGrad((x, w, b, save) => {
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
-const SWAP_LAST = [0, 2, 1];
-
-/** Batched a [n, p, k] · b [n, k, m]. */
+/**
+ * Batched a [n, p, k] · b [n, k, m]. Batched products always take the wasm backend's generic
+ * loop (its XNNPACK path is for batch 1 only), where transpose flags cost nothing extra, so the
+ * backward uses them instead of separate Transpose kernels.
+ */
 export const bmm = tf.customGrad((a, b, save) => {
   (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
   return {
     value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
-      return [tf.matMul(dy, tf.transpose(bs, SWAP_LAST)), tf.matMul(tf.transpose(as, SWAP_LAST), dy)];
+      return [tf.matMul(dy, bs, false, true), tf.matMul(as, dy, true, false)];
     },
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
+
+/** Batched a [n, p, k] · bᵀ for b [n, m, k] (attention scores q·kᵀ without a Transpose). */
+export const bmmNT = tf.customGrad((a, b, save) => {
+  (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
+  return {
+    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, true),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
+      return [tf.matMul(dy, bs), tf.matMul(dy, as, true, false)];
+    },
+  };
+}) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
+
+/**
+ * The last block's FFN fused with mean-pooling: mean over each run of `seqLen` rows of
+ * h + relu(h·w1 + b1)·w2 + b2, for h [b·L, d], giving [b, d]. The mean commutes with the
+ * affine map w2, so w2 is applied to b pooled rows instead of b·L tokens: one of the two big
+ * FFN matmuls and both of its gradients shrink L-fold. Backward: g = relu′ ⊙ (dy·w2ᵀ/L)
+ * broadcast over each sequence; g is the right operand of both dW1 and db1, so XNNPACK
+ * packs it once.
+ */
+export function pooledFfn(
+  h: tf.Tensor2D,
+  w1: tf.Tensor2D,
+  b1: tf.Tensor1D,
+  w2: tf.Tensor2D,
+  b2: tf.Tensor1D,
+  seqLen: number,
+): tf.Tensor2D {
+  const [n, d] = h.shape;
+  const F = w1.shape[1];
+  const b = n / seqLen;
+  const f = tf.customGrad((hx, w1x, b1x, w2x, b2x, save) => {
+    const z = tf.fused.matMul({
+      a: hx as tf.Tensor2D,
+      b: w1x as tf.Tensor2D,
+      bias: b1x as tf.Tensor,
+      activation: 'relu',
+    });
+    const fm = tf.mean<tf.Tensor2D>(tf.reshape(z, [b, seqLen, F]), 1);
+    const hm = tf.mean<tf.Tensor2D>(tf.reshape(hx as tf.Tensor, [b, seqLen, d]), 1);
+    (save as tf.GradSaveFunc)([hx as tf.Tensor, w1x as tf.Tensor, w2x as tf.Tensor, z, fm]);
+    return {
+      value: tf.add(hm, tf.fused.matMul({ a: fm, b: w2x as tf.Tensor2D, bias: b2x as tf.Tensor })),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [hs, w1s, w2s, zs, fms] = saved as [
+          tf.Tensor2D,
+          tf.Tensor2D,
+          tf.Tensor2D,
+          tf.Tensor2D,
+          tf.Tensor2D,
+        ];
+        const dyMean = tf.mul<tf.Tensor2D>(dy, 1 / seqLen);
+        const u = tf.matMul(dyMean, tf.transpose(w2s));
+        const g = tf.reshape<tf.Rank.R2>(
+          tf.mul(tf.reshape(tf.step(zs), [b, seqLen, F]), tf.reshape(u, [b, 1, F])),
+          [n, F],
+        );
+        const dh = tf.add(
+          tf.reshape(tf.matMul(g, tf.transpose(w1s)), [b, seqLen, d]),
+          tf.reshape(dyMean, [b, 1, d]),
+        );
+        return [
+          tf.reshape(dh, [n, d]),
+          tf.matMul(tf.transpose(hs), g),
+          tf.reshape(tf.matMul(tf.ones([1, n]), g), [F]),
+          tf.matMul(tf.transpose(fms), dy),
+          tf.reshape(tf.matMul(tf.ones([1, b]), dy as tf.Tensor2D), [d]),
+        ];
+      },
+    };
+  });
+  return f(h, w1, b1, w2, b2) as tf.Tensor2D;
+}

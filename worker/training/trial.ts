@@ -6,9 +6,18 @@ import { canonicalJson, PhasesweepError, type ProbeValues, type TrialConfig } fr
 import { computeMatrixProbes } from '../probes/index.js';
 import { AdamW } from './adamw.js';
 import type { TrainingCheckpoint } from './checkpoint.js';
-import { evaluate, gradients, uploadChunks, type ParamSet } from './compute.js';
+import { forwardStats, heldOut, uploadChunks, type ParamSet } from './compute.js';
 import { useEngine, type Engine } from './engine.js';
-import { disposeBatch, initialValues, modelDims, paramSpecs, uploadBatch, type TokenBatch } from './model.js';
+import {
+  fullBatchGradients,
+  isFullBatch,
+  minibatchEpoch,
+  readMatrix,
+  weightDecayAt,
+  type EpochContext,
+  type EpochStep,
+} from './epoch-step.js';
+import { disposeBatch, initialValues, modelDims, paramSpecs, uploadBatch } from './model.js';
 import { Rng } from './rng.js';
 import { generateTask } from './tasks.js';
 
@@ -28,13 +37,22 @@ export interface RunTrialOptions {
   /** Checkpoint after every this many epochs (counted from epoch 0). */
   checkpointEvery?: number;
   onCheckpoint?: (c: TrainingCheckpoint) => Promise<void> | void;
+  /**
+   * With full batch and no input noise (the default), train_acc after epoch t's step is read
+   * off epoch t+1's training forward pass, which computes exactly those logits, and the event
+   * is emitted then. false forces a separate forward pass per probe epoch instead; both give
+   * identical events.
+   */
+  reuseForward?: boolean;
   /** Wall time per epoch, split into the training step and the probes (for benchmarks). */
   onTiming?: (t: EpochTiming) => void;
 }
 
 export interface EpochTiming {
   epoch: number;
+  /** Forward, backward and optimiser step. */
   trainMs: number;
+  /** Everything done only for the probes: matrix probes, held-out and probe-set passes, reads. */
   probeMs: number;
 }
 
@@ -57,10 +75,6 @@ export function trialFingerprint(config: TrialConfig, seed: number): string {
 export function lastEpoch(config: TrialConfig): number {
   const stop = config.train.early_stop_epoch;
   return Math.min(config.train.epochs - 1, stop ?? Number.POSITIVE_INFINITY);
-}
-
-function readMatrix(v: tf.Tensor): Float32Array {
-  return (v.dataSync() as Float32Array).slice();
 }
 
 export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
@@ -104,66 +118,116 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   };
   const last = lastEpoch(config);
   const embedding = params.vars[0]!;
+  const fullBatch = isFullBatch(config, data.nTrain);
+  const reuse = (opts.reuseForward ?? true) && fullBatch && config.train.noise === 0;
+  const checkpoint = async (epoch: number): Promise<void> => {
+    await opts.onCheckpoint!({
+      epoch,
+      fingerprint,
+      names: params.names,
+      shapes: specs.map((s) => s.shape),
+      params: params.vars.map(readMatrix),
+      adam: opt.exportState(),
+      rng: { noise: noiseRng.state(), order: orderRng.state() },
+    });
+  };
+  const checkpointDue = (epoch: number): boolean =>
+    Boolean(opts.checkpointEvery && opts.onCheckpoint && (epoch + 1) % opts.checkpointEvery === 0);
+  /** train_acc of the current weights from a forward pass of its own. */
+  const trainAccuracy = (): number => {
+    const s = forwardStats(params, train, dims);
+    const v = s.dataSync();
+    s.dispose();
+    return v[1]! / data.nTrain;
+  };
+  // The event of the last probe epoch, waiting for train_acc, and its checkpoint if one is due:
+  // events always leave before the checkpoint that covers them.
+  let pending: { epoch: number; probes: ProbeValues; checkpoint: boolean } | null = null;
+  const flush = async (trainAcc: number): Promise<void> => {
+    if (!pending) return;
+    const { epoch: e, probes, checkpoint: due } = pending;
+    pending = null;
+    probes.train_acc = Number.isFinite(trainAcc) ? trainAcc : null;
+    await opts.onEpoch({ epoch: e, probes });
+    if (due) await checkpoint(e);
+  };
+  /** Every probe of the epoch just stepped, except train_acc. */
+  const probeValues = (step: EpochStep, wPrev: Float32Array): ProbeValues => {
+    const matrix = computeMatrixProbes({
+      W_prev: wPrev,
+      W: readMatrix(embedding),
+      G: step.gEmb!,
+      clusters: data.clusters,
+      cols: dims.d,
+    });
+    const ev = heldOut(params, { chunks: val, n: data.nVal }, probe, dims);
+    const gn = matrix.grad_norm ?? Number.NaN;
+    const probes: ProbeValues = {
+      loss: step.loss,
+      train_acc: null,
+      val_loss: ev.valLoss,
+      val_acc: ev.valAcc,
+      grad_norm_total: Math.sqrt(gn * gn + step.otherGradSq),
+      ...matrix,
+      noise_sensitivity: ev.noiseSensitivity,
+    };
+    for (const [k, v] of Object.entries(probes)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) probes[k as keyof ProbeValues] = null;
+    }
+    return probes;
+  };
   let epoch = resume ? resume.epoch + 1 : 0;
   try {
     for (; epoch <= last; epoch++) {
-      if (opts.signal?.aborted) return { status: 'aborted', epochs: epoch, reason: 'aborted' };
+      if (opts.signal?.aborted) {
+        if (pending) await flush(trainAccuracy());
+        return { status: 'aborted', epochs: epoch, reason: 'aborted' };
+      }
       const probeNow = epoch % config.probes.every === 0 || epoch === last;
       const t0 = performance.now();
+      let waited = 0;
       const wPrev = probeNow ? readMatrix(embedding) : null;
-      const step = trainEpoch(params, opt, {
-        train,
-        dims,
-        nTrain: data.nTrain,
-        data,
-        epoch,
-        probeNow,
-        noiseRng,
-        orderRng,
-        config,
-      });
+      const ctx: EpochContext = { train, dims, data, epoch, probeNow, noiseRng, orderRng, config };
+      let step: EpochStep;
+      if (fullBatch) {
+        const g = fullBatchGradients(params, ctx);
+        // This forward ran on the weights after the previous step: its accuracy completes
+        // that epoch's event.
+        if (pending) {
+          const t = performance.now();
+          await flush(g.correct! / data.nTrain);
+          // Time spent in the consumer is not training time.
+          waited = performance.now() - t;
+          if (opts.signal?.aborted) {
+            tf.dispose(g.grads);
+            return { status: 'aborted', epochs: epoch, reason: 'aborted' };
+          }
+        }
+        if (Number.isFinite(g.loss)) opt.apply(g.grads, config.train.lr, weightDecayAt(config, epoch));
+        tf.dispose(g.grads);
+        step = g;
+      } else {
+        step = minibatchEpoch(params, opt, ctx);
+      }
       if (!Number.isFinite(step.loss)) {
         return { status: 'diverged', epochs: epoch, reason: `loss is ${step.loss} at epoch ${epoch}` };
       }
       const t1 = performance.now();
       if (probeNow) {
-        const matrix = computeMatrixProbes({
-          W_prev: wPrev!,
-          W: readMatrix(embedding),
-          G: step.gEmb!,
-          clusters: data.clusters,
-          cols: dims.d,
-        });
-        const ev = evaluate(params, { train, val, nTrain: data.nTrain, nVal: data.nVal }, probe, dims);
-        const gn = matrix.grad_norm ?? Number.NaN;
-        const probes: ProbeValues = {
-          loss: step.loss,
-          train_acc: ev.trainAcc,
-          val_loss: ev.valLoss,
-          val_acc: ev.valAcc,
-          grad_norm_total: Math.sqrt(gn * gn + step.otherGradSq),
-          ...matrix,
-          noise_sensitivity: ev.noiseSensitivity,
-        };
-        for (const [k, v] of Object.entries(probes)) {
-          if (typeof v === 'number' && !Number.isFinite(v)) probes[k as keyof ProbeValues] = null;
+        const probes = probeValues(step, wPrev!);
+        if (reuse && epoch < last) {
+          pending = { epoch, probes, checkpoint: checkpointDue(epoch) };
+          opts.onTiming?.({ epoch, trainMs: t1 - t0 - waited, probeMs: performance.now() - t1 });
+          continue;
         }
-        opts.onTiming?.({ epoch, trainMs: t1 - t0, probeMs: performance.now() - t1 });
-        await opts.onEpoch({ epoch, probes });
+        probes.train_acc = trainAccuracy();
+        pending = { epoch, probes, checkpoint: false };
+        opts.onTiming?.({ epoch, trainMs: t1 - t0 - waited, probeMs: performance.now() - t1 });
+        await flush(probes.train_acc);
       } else {
-        opts.onTiming?.({ epoch, trainMs: t1 - t0, probeMs: 0 });
+        opts.onTiming?.({ epoch, trainMs: t1 - t0 - waited, probeMs: 0 });
       }
-      if (opts.checkpointEvery && opts.onCheckpoint && (epoch + 1) % opts.checkpointEvery === 0) {
-        await opts.onCheckpoint({
-          epoch,
-          fingerprint,
-          names: params.names,
-          shapes: specs.map((s) => s.shape),
-          params: params.vars.map(readMatrix),
-          adam: opt.exportState(),
-          rng: { noise: noiseRng.state(), order: orderRng.state() },
-        });
-      }
+      if (checkpointDue(epoch)) await checkpoint(epoch);
     }
     return { status: 'completed', epochs: last + 1 };
   } finally {
@@ -172,83 +236,4 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
     [...train, ...val, probe.batch].forEach(disposeBatch);
     probe.noise.dispose();
   }
-}
-
-interface EpochContext {
-  train: TokenBatch[];
-  dims: ReturnType<typeof modelDims>;
-  nTrain: number;
-  data: ReturnType<typeof generateTask>;
-  epoch: number;
-  probeNow: boolean;
-  noiseRng: Rng;
-  orderRng: Rng;
-  config: TrialConfig;
-}
-
-interface EpochStep {
-  /** Mean training cross-entropy of the epoch's forward passes. */
-  loss: number;
-  /** Gradient w.r.t. the embedding (probe epochs only). */
-  gEmb: Float32Array | null;
-  /** Σ‖g‖² over the other parameters (probe epochs only). */
-  otherGradSq: number;
-}
-
-/**
- * One epoch: a full-batch step, or minibatch steps over a fresh permutation. With
- * minibatches G_t is the size-weighted mean of the epoch's minibatch gradients.
- */
-function trainEpoch(p: ParamSet, opt: AdamW, ctx: EpochContext): EpochStep {
-  const { config, dims } = ctx;
-  const tc = config.train;
-  const wd = ctx.epoch >= tc.weight_decay_start_epoch ? tc.weight_decay : 0;
-  const bs = tc.batch_size;
-  if (bs === null || bs >= ctx.nTrain) {
-    const g = gradients(p, ctx.train, dims, ctx.nTrain, tc.noise, ctx.noiseRng);
-    const out = summarise(g.lossSum, g.grads, ctx.nTrain, ctx.probeNow);
-    if (Number.isFinite(out.loss)) opt.apply(g.grads, tc.lr, wd);
-    tf.dispose([g.lossSum, ...g.grads]);
-    return out;
-  }
-  const order = ctx.orderRng.shuffle(Int32Array.from({ length: ctx.nTrain }, (_, i) => i));
-  const L = dims.seqLen;
-  let lossSum: tf.Scalar = tf.scalar(0);
-  let meanGrads: tf.Tensor[] | null = null;
-  for (let s = 0; s < ctx.nTrain; s += bs) {
-    const idx = order.subarray(s, Math.min(ctx.nTrain, s + bs));
-    const x = new Int32Array(idx.length * L);
-    const y = new Int32Array(idx.length);
-    idx.forEach((row, i) => {
-      x.set(ctx.data.trainX.subarray(row * L, (row + 1) * L), i * L);
-      y[i] = ctx.data.trainY[row]!;
-    });
-    const chunks = uploadChunks(x, y, dims);
-    const g = gradients(p, chunks, dims, idx.length, tc.noise, ctx.noiseRng);
-    chunks.forEach(disposeBatch);
-    if (ctx.probeNow) {
-      const w = idx.length / ctx.nTrain;
-      const prev: tf.Tensor[] | null = meanGrads;
-      meanGrads = g.grads.map((t, i): tf.Tensor =>
-        tf.tidy(() => (prev ? tf.add(prev[i]!, tf.mul(t, w)) : tf.mul(t, w))),
-      );
-      if (prev) tf.dispose(prev);
-    }
-    opt.apply(g.grads, tc.lr, wd);
-    const prevLoss = lossSum;
-    lossSum = tf.add<tf.Scalar>(prevLoss, g.lossSum);
-    tf.dispose([prevLoss, g.lossSum, ...g.grads]);
-  }
-  const out = summarise(lossSum, meanGrads ?? [], ctx.nTrain, ctx.probeNow);
-  tf.dispose([lossSum, ...(meanGrads ?? [])]);
-  return out;
-}
-
-function summarise(lossSum: tf.Scalar, grads: tf.Tensor[], n: number, probeNow: boolean): EpochStep {
-  if (!probeNow || grads.length === 0)
-    return { loss: lossSum.dataSync()[0]! / n, gEmb: null, otherGradSq: 0 };
-  const stats = tf.tidy(() => tf.stack([lossSum, tf.addN(grads.slice(1).map((g) => tf.sum(tf.square(g))))]));
-  const [loss, other] = stats.dataSync();
-  stats.dispose();
-  return { loss: loss! / n, gEmb: readMatrix(grads[0]!), otherGradSq: other! };
 }
