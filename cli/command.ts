@@ -12,6 +12,8 @@ export interface CommandIO {
 export interface Command {
   /** Full help text, printed for `--help`. */
   help: string;
+  /** True when the command answers `--help` itself (commands with subcommands). */
+  handlesHelp?: boolean;
   /** Resolves to the exit code (0 when omitted). */
   run(argv: string[], io: CommandIO): Promise<number | void>;
 }

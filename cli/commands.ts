@@ -11,9 +11,9 @@ export const COMMANDS: Record<string, Entry> = {
     summary: 'run a sweep on this machine (coordinator, local workers, embedded store)',
     load: () => import('./commands/run.js'),
   },
-  plan: {
-    summary: 'expand a sweep spec and print its trials (dry run)',
-    load: () => import('./commands/plan.js'),
+  sweep: {
+    summary: 'plan, submit, watch, cancel, retry and list sweeps on a coordinator',
+    load: () => import('./commands/sweep.js'),
   },
   coordinator: {
     summary: 'serve the coordinator (gRPC) for a cluster',
@@ -40,12 +40,4 @@ export const COMMANDS: Record<string, Entry> = {
     load: () => import('./commands/analyze.js'),
   },
   export: { summary: 'export a local store to Parquet', load: () => import('./commands/export.js') },
-  submit: {
-    summary: 'submit a sweep spec to a running coordinator',
-    load: () => import('./commands/submit.js'),
-  },
-  status: {
-    summary: "show a sweep's progress on a running coordinator",
-    load: () => import('./commands/status.js'),
-  },
 };

@@ -1,14 +1,15 @@
 // Promise wrappers over the SweepService client, with unreachable coordinators reported as such.
 import { credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import type { Connection } from './connection-flags.js';
 import {
   SweepServiceClient,
+  type CancelSweepResponse,
+  type RetrySweepResponse,
   type ListSweepsResponse,
   type SubmitSweepResponse,
   type SweepStatus,
 } from '../proto/index.js';
 import { PhasesweepError } from '../spec/index.js';
-
-export const DEFAULT_COORDINATOR = process.env['PHASESWEEP_COORDINATOR'] ?? '127.0.0.1:7070';
 
 function fromServiceError(address: string, err: ServiceError): PhasesweepError {
   switch (err.code) {
@@ -30,8 +31,21 @@ function fromServiceError(address: string, err: ServiceError): PhasesweepError {
 
 export class SweepClient {
   private readonly client: SweepServiceClient;
-  constructor(private readonly address: string) {
-    this.client = new SweepServiceClient(address, credentials.createInsecure());
+  private readonly address: string;
+  private readonly token: string | undefined;
+  constructor(c: Connection) {
+    this.address = c.address;
+    this.token = c.token;
+    this.client = new SweepServiceClient(
+      c.address,
+      c.tlsCa ? credentials.createSsl(c.tlsCa) : credentials.createInsecure(),
+    );
+  }
+
+  private metadata(): Metadata {
+    const m = new Metadata();
+    if (this.token) m.set('authorization', `Bearer ${this.token}`);
+    return m;
   }
 
   private options() {
@@ -56,13 +70,40 @@ export class SweepClient {
 
   get(sweepId: string): Promise<SweepStatus> {
     return new Promise((resolve, reject) =>
-      this.client.getSweep({ sweep_id: sweepId }, new Metadata(), this.options(), this.done(resolve, reject)),
+      this.client.getSweep(
+        { sweep_id: sweepId },
+        this.metadata(),
+        this.options(),
+        this.done(resolve, reject),
+      ),
     );
   }
 
   list(): Promise<ListSweepsResponse> {
     return new Promise((resolve, reject) =>
-      this.client.listSweeps({}, new Metadata(), this.options(), this.done(resolve, reject)),
+      this.client.listSweeps({}, this.metadata(), this.options(), this.done(resolve, reject)),
+    );
+  }
+
+  cancel(sweepId: string): Promise<CancelSweepResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.cancelSweep(
+        { sweep_id: sweepId },
+        this.metadata(),
+        this.options(),
+        this.done(resolve, reject),
+      ),
+    );
+  }
+
+  retry(sweepId: string): Promise<RetrySweepResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.retrySweep(
+        { sweep_id: sweepId },
+        this.metadata(),
+        this.options(),
+        this.done(resolve, reject),
+      ),
     );
   }
 

@@ -11,6 +11,7 @@ export interface LocalWorkersOptions {
   coordinator: string;
   engine: string;
   logFile: string;
+  checkpointDir: string;
   onExit?: (index: number, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
@@ -24,7 +25,18 @@ export class LocalWorkers {
     for (let i = 0; i < o.count; i++) {
       const child = spawn(
         process.execPath,
-        [CLI_MAIN, 'worker', '--coordinator', o.coordinator, '--engine', o.engine, '--id', `local-${i}`],
+        [
+          CLI_MAIN,
+          'worker',
+          '--coordinator',
+          o.coordinator,
+          '--engine',
+          o.engine,
+          '--id',
+          `local-${i}`,
+          '--checkpoint-dir',
+          o.checkpointDir,
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       child.stdout?.pipe(this.log, { end: false });

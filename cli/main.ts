@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const command = (await entry.load()).default;
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (!command.handlesHelp && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
     return EXIT.ok;
   }

@@ -1,24 +1,38 @@
-// The coordinator process: serves the WorkerGateway and SweepService over gRPC, expires lost
-// leases on a timer, and forwards trial and probe events to its sinks.
-// Lifecycle: create → run() (resolves after shutdown) → shutdown() (idempotent).
+// The coordinator process: serves the WorkerGateway and SweepService over gRPC, keeps its state
+// durable (journal file or JetStream KV), expires lost leases on a timer, and forwards trial and
+// probe events to its sinks. Lifecycle: create → run() (resolves after shutdown) → shutdown().
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { SweepServiceService, WorkerGatewayService, type TrialEvent } from '../proto/index.js';
 import { PhasesweepError } from '../spec/index.js';
+import { createAuthCheck } from './auth.js';
 import { monotonicClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './logger.js';
 import { Scheduler } from './scheduler.js';
 import { discardSinks, type CoordinatorSinks } from './sinks.js';
+import { memoryStateStore, type StateStore } from './state-store.js';
+import { StateWriter } from './state-writer.js';
 import type { TrialRecord } from './sweep-registry.js';
 import { createSweepService } from './sweep-service.js';
 import { createWorkerGateway } from './worker-gateway.js';
+
+export interface TlsOptions {
+  cert: Buffer;
+  key: Buffer;
+}
 
 export interface CoordinatorOptions {
   /** host:port; port 0 picks a free one (see `address`). */
   listen: string;
   leaseTtlMs?: number;
   maxFailures?: number;
+  quarantineAfter?: number;
   sinks?: CoordinatorSinks;
+  /** Durable state; default in memory (nothing survives the process). */
+  stateStore?: StateStore;
+  /** Bearer token workers and the CLI must present; undefined: no authentication. */
+  authToken?: string;
+  tls?: TlsOptions;
   clock?: Clock;
   log?: Logger;
   /** Called after every trial status change (progress bars, live pages). */
@@ -33,6 +47,8 @@ export class Coordinator {
   private readonly server = new Server({ 'grpc.keepalive_permit_without_calls': 1 });
   private readonly log: Logger;
   private readonly sinks: CoordinatorSinks;
+  private readonly store: StateStore;
+  private readonly writer: StateWriter;
   private expiry: NodeJS.Timeout | undefined;
   private stopped!: () => void;
   private readonly done = new Promise<void>((resolve) => (this.stopped = resolve));
@@ -42,11 +58,16 @@ export class Coordinator {
   private constructor(private readonly options: CoordinatorOptions) {
     this.log = options.log ?? createLogger('coordinator');
     this.sinks = options.sinks ?? discardSinks;
+    this.store = options.stateStore ?? memoryStateStore();
     const ttl = options.leaseTtlMs ?? 15_000;
+    let writer: StateWriter | undefined;
     this.scheduler = new Scheduler({
       clock: options.clock ?? monotonicClock,
       leaseTtlMs: ttl,
       maxFailures: options.maxFailures ?? 3,
+      quarantineAfter: options.quarantineAfter ?? 5,
+      deliverLease: (deliver) => writer!.afterDurable(deliver),
+      onQuarantine: (id, n) => this.log.warn(`worker ${id} quarantined after ${n} failed trials in a row`),
       onTrialEvent: (e, trial) => {
         this.pendingTrialWrites = this.pendingTrialWrites
           .then(() => this.sinks.trial(e))
@@ -54,6 +75,9 @@ export class Coordinator {
         options.onTrialEvent?.(e, trial);
       },
     });
+    this.writer = writer = new StateWriter(this.scheduler.registry, this.store, this.log);
+    const authorized = createAuthCheck(options.authToken);
+    const onChange = () => this.writer.kick();
     this.server.addService(
       WorkerGatewayService,
       createWorkerGateway({
@@ -62,15 +86,35 @@ export class Coordinator {
         coordinatorId: randomUUID(),
         onProbeEvents: (events) => this.sinks.probes(events),
         log: this.log,
+        authorized,
+        onChange,
       }),
     );
-    this.server.addService(SweepServiceService, createSweepService(this.scheduler));
+    this.server.addService(
+      SweepServiceService,
+      createSweepService({ scheduler: this.scheduler, authorized, onChange }),
+    );
   }
 
   static async create(options: CoordinatorOptions): Promise<Coordinator> {
     const c = new Coordinator(options);
+    const snapshot = await c.store.load();
+    c.scheduler.registry.restore(snapshot.sweeps, snapshot.trials);
+    const leases = c.scheduler.restoreLeases();
+    if (snapshot.sweeps.length > 0) {
+      c.log.info(
+        `recovered ${snapshot.sweeps.length} sweeps, ${snapshot.trials.length} trials, ${leases} live leases`,
+      );
+    }
+    const creds = options.tls
+      ? ServerCredentials.createSsl(
+          null,
+          [{ private_key: options.tls.key, cert_chain: options.tls.cert }],
+          false,
+        )
+      : ServerCredentials.createInsecure();
     c.port = await new Promise<number>((resolve, reject) => {
-      c.server.bindAsync(options.listen, ServerCredentials.createInsecure(), (err, port) =>
+      c.server.bindAsync(options.listen, creds, (err, port) =>
         err
           ? reject(
               new PhasesweepError('UNAVAILABLE', `cannot listen on ${options.listen}: ${err.message}`, {
@@ -92,7 +136,12 @@ export class Coordinator {
     if (this.state === 'created') {
       this.transition('running');
       const ttl = this.scheduler.leases.ttlMs;
-      this.expiry = setInterval(() => this.scheduler.expireLeases(), Math.max(50, Math.floor(ttl / 4)));
+      this.expiry = setInterval(
+        () => {
+          if (this.scheduler.expireLeases().length > 0) this.writer.kick();
+        },
+        Math.max(50, Math.floor(ttl / 4)),
+      );
       this.expiry.unref();
     }
     return this.done;
@@ -113,6 +162,8 @@ export class Coordinator {
         resolve();
       });
     });
+    await this.writer.flush();
+    await this.store.close();
     await this.pendingTrialWrites;
     this.transition('stopped');
     this.stopped();

@@ -49,6 +49,23 @@ export class LeaseTable {
     return lease;
   }
 
+  /** Re-creates a persisted lease after a restart, with a fresh TTL. */
+  adopt(sweepId: string, trialId: string, attempt: number, token: string, workerId: string): LeaseRecord {
+    const lease: LeaseRecord = {
+      sweepId,
+      trialId,
+      attempt,
+      token,
+      workerId,
+      expiresAt: this.clock.now() + this.ttlMs,
+      epoch: 0,
+      checkpointRef: '',
+    };
+    this.byToken.set(token, lease);
+    this.byTrial.set(trialKey(sweepId, trialId), lease);
+    return lease;
+  }
+
   /** The live lease for this token, or undefined when the token is stale (fencing). */
   get(token: string): LeaseRecord | undefined {
     return this.byToken.get(token);

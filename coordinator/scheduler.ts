@@ -29,6 +29,14 @@ export interface SchedulerOptions {
   newToken?: TokenSource;
   /** Trial status changes (leased, completed, …), for the event pipeline and the UI. */
   onTrialEvent?: (e: TrialEvent, trial: TrialRecord) => void;
+  /**
+   * Delivers a lease message. The coordinator defers it until the lease is durable, so a
+   * restarted coordinator never hands out the same attempt twice. Default: at once.
+   */
+  deliverLease?: (deliver: () => void) => void;
+  /** Consecutive failed trials after which a worker gets no more leases. */
+  quarantineAfter?: number;
+  onQuarantine?: (workerId: string, failures: number) => void;
 }
 
 export class Scheduler {
@@ -36,6 +44,9 @@ export class Scheduler {
   readonly leases: LeaseTable;
   private readonly sessions = new Map<string, WorkerSession>();
   private rr = 0;
+  /** Consecutive failures per worker id; reset by any success. */
+  private readonly workerFailures = new Map<string, number>();
+  readonly quarantined = new Set<string>();
 
   constructor(private readonly options: SchedulerOptions) {
     this.registry = new SweepRegistry({ maxFailures: options.maxFailures ?? 3 });
@@ -71,7 +82,8 @@ export class Scheduler {
 
   /** Hands pending trials to workers that asked, round-robin so one worker can't take all. */
   dispatch(): void {
-    const waiting = () => [...this.sessions.values()].filter((s) => s.wanted > 0);
+    const waiting = () =>
+      [...this.sessions.values()].filter((s) => s.wanted > 0 && !this.quarantined.has(s.workerId));
     let sessions = waiting();
     while (sessions.length > 0) {
       const trial = this.registry.nextPending();
@@ -86,8 +98,9 @@ export class Scheduler {
     const attempt = this.registry.markLeased(trial, session.workerId);
     const lease = this.leases.grant(trial.sweepId, trial.trialId, attempt, session.workerId);
     lease.checkpointRef = trial.checkpointRef;
+    this.registry.setLeaseToken(trial, lease.token);
     session.wanted -= 1;
-    session.send({
+    const message: CoordinatorMessage = {
       lease: {
         trial: {
           sweep_id: trial.sweepId,
@@ -101,7 +114,10 @@ export class Scheduler {
         ttl_ms: this.leases.ttlMs,
         checkpoint_ref: trial.checkpointRef,
       },
-    });
+    };
+    const deliver = () => session.send(message);
+    if (this.options.deliverLease) this.options.deliverLease(deliver);
+    else deliver();
     this.emit(trial, lease, 'leased');
   }
 
@@ -111,9 +127,13 @@ export class Scheduler {
       if (lease === undefined)
         return { trial_id: p.trial_id, token: p.token, action: LeaseAction.LEASE_ACTION_LEASE_LOST };
       const trial = this.registry.trial(lease.sweepId, lease.trialId);
-      if (trial !== undefined) {
+      if (
+        trial !== undefined &&
+        (p.epoch > trial.epoch || (p.checkpoint_ref && p.checkpoint_ref !== trial.checkpointRef))
+      ) {
         trial.epoch = Math.max(trial.epoch, p.epoch);
         if (p.checkpoint_ref) trial.checkpointRef = p.checkpoint_ref;
+        this.registry.touch(trial);
       }
       const cancelled = this.registry.get(lease.sweepId)?.cancelled ?? true;
       return {
@@ -133,23 +153,23 @@ export class Scheduler {
     const trial = this.registry.trial(lease.sweepId, lease.trialId);
     if (trial === undefined) return false;
     const meta = r.metadata;
-    switch (r.outcome) {
-      case TrialOutcome.TRIAL_OUTCOME_COMPLETED:
-        this.registry.finish(trial, 'completed', r.epochs);
-        this.emit(trial, lease, 'completed', r.reason, meta);
-        break;
-      case TrialOutcome.TRIAL_OUTCOME_DIVERGED:
-        this.registry.finish(trial, 'diverged', r.epochs, r.reason);
-        this.emit(trial, lease, 'diverged', r.reason, meta);
-        break;
-      case TrialOutcome.TRIAL_OUTCOME_RELEASED:
-        this.registry.requeue(trial);
-        this.emit(trial, lease, 'released', r.reason, meta);
-        break;
-      default: {
-        const state = this.registry.fail(trial, r.reason || 'worker reported a failure');
-        this.emit(trial, lease, state === 'failed' ? 'failed' : 'retrying', r.reason, meta);
-      }
+    const ok =
+      r.outcome === TrialOutcome.TRIAL_OUTCOME_COMPLETED || r.outcome === TrialOutcome.TRIAL_OUTCOME_DIVERGED;
+    if (ok) {
+      const state = r.outcome === TrialOutcome.TRIAL_OUTCOME_COMPLETED ? 'completed' : 'diverged';
+      this.registry.finish(trial, state, r.epochs, r.reason);
+      this.workerFailures.delete(workerId);
+      this.emit(trial, lease, state, r.reason, meta);
+    } else if (this.registry.cancelled(trial)) {
+      this.registry.markCancelled(trial, 'sweep cancelled');
+      this.emit(trial, lease, 'cancelled', r.reason, meta);
+    } else if (r.outcome === TrialOutcome.TRIAL_OUTCOME_RELEASED) {
+      this.registry.requeue(trial);
+      this.emit(trial, lease, 'released', r.reason, meta);
+    } else {
+      const state = this.registry.fail(trial, r.reason || 'worker reported a failure');
+      this.emit(trial, lease, state === 'failed' ? 'failed' : 'retrying', r.reason, meta);
+      this.countWorkerFailure(workerId);
     }
     this.dispatch();
     return true;
@@ -164,13 +184,52 @@ export class Scheduler {
       const lease = this.leases.forTrial(e.sweep_id, e.trial_id);
       if (lease === undefined || lease.workerId !== workerId || lease.attempt !== e.attempt) return false;
       const trial = this.registry.trial(e.sweep_id, e.trial_id);
-      if (trial !== undefined) {
-        trial.epoch = Math.max(trial.epoch, e.epoch + 1);
-        if (e.loss !== undefined) trial.finalLoss = e.loss;
-        if (e.val_acc !== undefined) trial.finalValAcc = e.val_acc;
-      }
+      if (trial !== undefined) this.recordProgress(trial, e);
       return true;
     });
+  }
+
+  /** Progress seen in a probe event (from the stream, or from NATS in cluster mode). */
+  recordProgress(trial: TrialRecord, e: ProbeEvent): void {
+    if (e.attempt !== trial.attempt) return;
+    trial.epoch = Math.max(trial.epoch, e.epoch + 1);
+    if (e.loss !== undefined) trial.finalLoss = e.loss;
+    if (e.val_acc !== undefined) trial.finalValAcc = e.val_acc;
+    this.registry.touch(trial);
+  }
+
+  private countWorkerFailure(workerId: string): void {
+    const n = (this.workerFailures.get(workerId) ?? 0) + 1;
+    this.workerFailures.set(workerId, n);
+    if (n >= (this.options.quarantineAfter ?? 5) && !this.quarantined.has(workerId)) {
+      this.quarantined.add(workerId);
+      this.options.onQuarantine?.(workerId, n);
+    }
+  }
+
+  /**
+   * Re-creates the leases of trials that were running when the coordinator stopped, with a
+   * fresh TTL: their workers re-attach by heartbeating the token, or the lease expires.
+   */
+  restoreLeases(): number {
+    const trials = this.registry.leasedTrials();
+    for (const t of trials) this.leases.adopt(t.sweepId, t.trialId, t.attempt, t.leaseToken, t.workerId);
+    return trials.length;
+  }
+
+  /** Hands every live lease back (no failure counted): for a restart whose workers are all gone. */
+  releaseAllLeases(reason: string): number {
+    let n = 0;
+    for (const t of this.registry.leasedTrials()) {
+      const lease = this.leases.forTrial(t.sweepId, t.trialId);
+      if (lease === undefined) continue;
+      this.leases.release(lease.token);
+      this.registry.requeue(t);
+      this.emit(t, lease, 'released', reason);
+      n++;
+    }
+    this.dispatch();
+    return n;
   }
 
   /** Leases past their TTL: the trial goes back to pending (attempt+1 on its next lease). */
@@ -179,6 +238,11 @@ export class Scheduler {
     for (const lease of expired) {
       const trial = this.registry.trial(lease.sweepId, lease.trialId);
       if (trial === undefined || trial.state !== 'leased') continue;
+      if (this.registry.cancelled(trial)) {
+        this.registry.markCancelled(trial, 'sweep cancelled');
+        this.emit(trial, lease, 'cancelled', trial.reason);
+        continue;
+      }
       const state = this.registry.fail(trial, `lease lost: worker ${lease.workerId} missed its heartbeats`);
       this.emit(trial, lease, state === 'failed' ? 'failed' : 'retrying', trial.reason);
     }
@@ -188,6 +252,12 @@ export class Scheduler {
 
   cancel(sweepId: string): number {
     return this.registry.cancel(sweepId);
+  }
+
+  retry(sweepId: string): number {
+    const n = this.registry.retry(sweepId);
+    this.dispatch();
+    return n;
   }
 
   private emit(

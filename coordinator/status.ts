@@ -1,6 +1,7 @@
 // Registry records → the SweepStatus messages the CLI reads. Pure.
 import type { SweepStatus, TrialStatus } from '../proto/index.js';
-import type { SweepRecord, SweepRegistry, TrialRecord } from './sweep-registry.js';
+import type { Scheduler } from './scheduler.js';
+import type { SweepRecord, TrialRecord } from './sweep-registry.js';
 
 export function trialStatus(t: TrialRecord): TrialStatus {
   return {
@@ -17,7 +18,8 @@ export function trialStatus(t: TrialRecord): TrialStatus {
   };
 }
 
-export function sweepStatus(registry: SweepRegistry, sweep: SweepRecord, withTrials: boolean): SweepStatus {
+export function sweepStatus(scheduler: Scheduler, sweep: SweepRecord, withTrials: boolean): SweepStatus {
+  const registry = scheduler.registry;
   const counts = registry.countByState(sweep.sweepId);
   let epochsDone = 0;
   let epochsTotal = 0;
@@ -29,6 +31,8 @@ export function sweepStatus(registry: SweepRegistry, sweep: SweepRecord, withTri
   return {
     sweep_id: sweep.sweepId,
     name: sweep.name,
+    priority: sweep.priority,
+    workers: scheduler.workers,
     state: sweep.cancelled ? 'cancelled' : done ? (counts.failed > 0 ? 'failed' : 'completed') : 'running',
     trials_total: sweep.trials.size,
     trials_by_state: counts,

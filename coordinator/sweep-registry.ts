@@ -1,8 +1,10 @@
-// Sweeps and their trials: what is pending, running, done. Pure state with no I/O; the gateway
-// asks it for the next trial to lease and reports outcomes back. Re-submitting a sweep adds only
-// the trials it does not have yet (ids are deterministic), so submission is idempotent.
+// Sweeps and their trials: what is pending, running, done. Pure state with no I/O; the
+// scheduler asks it for the next trial to lease and reports outcomes back. Re-submitting a sweep
+// adds only the trials it does not have yet (ids are deterministic), so submission is idempotent.
+// Every change marks its record dirty; the state store persists exactly the dirty records.
 import type { PlannedTrial, SweepSpec } from '../spec/index.js';
 import { canonicalJson } from '../spec/index.js';
+import { PendingQueue } from './pending-queue.js';
 
 export type TrialState = 'pending' | 'leased' | 'completed' | 'diverged' | 'failed' | 'cancelled';
 export const TERMINAL_STATES: ReadonlySet<TrialState> = new Set([
@@ -15,6 +17,8 @@ export const TERMINAL_STATES: ReadonlySet<TrialState> = new Set([
 export interface TrialRecord {
   readonly sweepId: string;
   readonly trialId: string;
+  /** Position in the sweep's plan: pending trials are leased in this order. */
+  readonly index: number;
   readonly seed: number;
   readonly axes: Readonly<Record<string, unknown>>;
   readonly configJson: string;
@@ -27,6 +31,8 @@ export interface TrialRecord {
   epoch: number;
   reason: string;
   workerId: string;
+  /** Fencing token of the live lease ('' when none): persisted so leases survive a restart. */
+  leaseToken: string;
   checkpointRef: string;
   finalLoss: number | null;
   finalValAcc: number | null;
@@ -35,11 +41,20 @@ export interface TrialRecord {
 export interface SweepRecord {
   readonly sweepId: string;
   readonly name: string;
-  readonly priority: number;
+  priority: number;
   readonly seq: number;
   readonly trials: Map<string, TrialRecord>;
   cancelled: boolean;
 }
+
+interface SweepEntry {
+  record: SweepRecord;
+  pending: PendingQueue<TrialRecord>;
+  leased: number;
+}
+
+export type PersistedSweep = Omit<SweepRecord, 'trials'>;
+export type PersistedTrial = TrialRecord;
 
 export interface SubmitResult {
   sweepId: string;
@@ -53,62 +68,131 @@ export interface RegistryOptions {
 }
 
 export class SweepRegistry {
-  private readonly sweeps = new Map<string, SweepRecord>();
+  private readonly sweeps = new Map<string, SweepEntry>();
   private seq = 0;
+  private dirtyTrials = new Set<TrialRecord>();
+  private dirtySweeps = new Set<SweepRecord>();
+
   constructor(private readonly options: RegistryOptions = { maxFailures: 3 }) {}
 
   submit(spec: SweepSpec, planned: readonly PlannedTrial[]): SubmitResult {
-    let sweep = this.sweeps.get(spec.name);
-    if (sweep === undefined) {
-      sweep = {
+    let entry = this.sweeps.get(spec.name);
+    if (entry === undefined) {
+      entry = this.addSweep({
         sweepId: spec.name,
         name: spec.name,
         priority: spec.priority,
-        seq: this.seq++,
-        trials: new Map(),
+        seq: this.seq,
         cancelled: false,
-      };
-      this.sweeps.set(sweep.sweepId, sweep);
+      });
     }
+    const sweep = entry.record;
     let added = 0;
     for (const t of planned) {
       if (sweep.trials.has(t.trialId)) continue;
-      sweep.trials.set(t.trialId, {
+      const train = t.config.train;
+      this.addTrial(entry, {
         sweepId: sweep.sweepId,
         trialId: t.trialId,
+        index: sweep.trials.size,
         seed: t.seed,
         axes: t.axes,
         configJson: canonicalJson(t.config),
         epochs:
-          t.config.train.early_stop_epoch === null
-            ? t.config.train.epochs
-            : Math.min(t.config.train.epochs, t.config.train.early_stop_epoch + 1),
+          train.early_stop_epoch === null ? train.epochs : Math.min(train.epochs, train.early_stop_epoch + 1),
         state: 'pending',
         attempt: 0,
         failures: 0,
         epoch: 0,
         reason: '',
         workerId: '',
+        leaseToken: '',
         checkpointRef: '',
         finalLoss: null,
         finalValAcc: null,
       });
       added++;
     }
-    if (added > 0) sweep.cancelled = false;
+    if (sweep.priority !== spec.priority || (added > 0 && sweep.cancelled)) {
+      sweep.priority = spec.priority;
+      if (added > 0) sweep.cancelled = false;
+      this.dirtySweeps.add(sweep);
+    }
     return { sweepId: sweep.sweepId, total: sweep.trials.size, added };
   }
 
+  /** Rebuilds the registry from persisted records (coordinator restart). */
+  restore(sweeps: readonly PersistedSweep[], trials: readonly PersistedTrial[]): void {
+    for (const s of [...sweeps].sort((a, b) => a.seq - b.seq)) {
+      if (!this.sweeps.has(s.sweepId)) this.addSweep({ ...s });
+    }
+    for (const t of [...trials].sort((a, b) => a.index - b.index)) {
+      const entry = this.sweeps.get(t.sweepId);
+      if (entry !== undefined && !entry.record.trials.has(t.trialId)) this.addTrial(entry, { ...t });
+    }
+    this.dirtySweeps.clear();
+    this.dirtyTrials.clear();
+  }
+
+  private addSweep(record: Omit<SweepRecord, 'trials'>): SweepEntry {
+    const entry: SweepEntry = {
+      record: { ...record, trials: new Map() },
+      pending: new PendingQueue(),
+      leased: 0,
+    };
+    this.seq = Math.max(this.seq, record.seq + 1);
+    this.sweeps.set(record.sweepId, entry);
+    this.dirtySweeps.add(entry.record);
+    return entry;
+  }
+
+  private addTrial(entry: SweepEntry, t: TrialRecord): void {
+    entry.record.trials.set(t.trialId, t);
+    if (t.state === 'pending') entry.pending.push(t);
+    if (t.state === 'leased') entry.leased++;
+    this.dirtyTrials.add(t);
+  }
+
+  /** The records changed since the last call, for the state store. */
+  takeDirty(): { sweeps: PersistedSweep[]; trials: PersistedTrial[] } {
+    const sweeps = [...this.dirtySweeps].map(({ trials: _trials, ...rest }) => rest);
+    const trials = [...this.dirtyTrials].map((t) => ({ ...t }));
+    this.dirtySweeps = new Set();
+    this.dirtyTrials = new Set();
+    return { sweeps, trials };
+  }
+
+  /** Marks records dirty again after a failed write. */
+  restoreDirty(batch: { sweeps: readonly PersistedSweep[]; trials: readonly PersistedTrial[] }): void {
+    for (const s of batch.sweeps) {
+      const r = this.sweeps.get(s.sweepId)?.record;
+      if (r) this.dirtySweeps.add(r);
+    }
+    for (const t of batch.trials) {
+      const r = this.trial(t.sweepId, t.trialId);
+      if (r) this.dirtyTrials.add(r);
+    }
+  }
+
+  get hasDirty(): boolean {
+    return this.dirtySweeps.size > 0 || this.dirtyTrials.size > 0;
+  }
+
+  /** Marks a trial changed by its caller (progress, final values). */
+  touch(t: TrialRecord): void {
+    this.dirtyTrials.add(t);
+  }
+
   get(sweepId: string): SweepRecord | undefined {
-    return this.sweeps.get(sweepId);
+    return this.sweeps.get(sweepId)?.record;
   }
 
   list(): SweepRecord[] {
-    return [...this.sweeps.values()].sort((a, b) => a.seq - b.seq);
+    return [...this.sweeps.values()].map((e) => e.record).sort((a, b) => a.seq - b.seq);
   }
 
   trial(sweepId: string, trialId: string): TrialRecord | undefined {
-    return this.sweeps.get(sweepId)?.trials.get(trialId);
+    return this.sweeps.get(sweepId)?.record.trials.get(trialId);
   }
 
   /**
@@ -116,38 +200,55 @@ export class SweepRegistry {
    * fewest running trials (fair share), then the oldest sweep; within a sweep, plan order.
    */
   nextPending(): TrialRecord | undefined {
-    let best: { sweep: SweepRecord; running: number; next: TrialRecord } | undefined;
-    for (const sweep of this.sweeps.values()) {
-      if (sweep.cancelled) continue;
-      let running = 0;
-      let next: TrialRecord | undefined;
-      for (const t of sweep.trials.values()) {
-        if (t.state === 'leased') running++;
-        else if (t.state === 'pending' && next === undefined) next = t;
-      }
-      if (next === undefined) continue;
+    let best: SweepEntry | undefined;
+    for (const e of this.sweeps.values()) {
+      if (e.record.cancelled || e.pending.size === 0) continue;
       if (
         best === undefined ||
-        sweep.priority > best.sweep.priority ||
-        (sweep.priority === best.sweep.priority &&
-          (running < best.running || (running === best.running && sweep.seq < best.sweep.seq)))
+        e.record.priority > best.record.priority ||
+        (e.record.priority === best.record.priority &&
+          (e.leased < best.leased || (e.leased === best.leased && e.record.seq < best.record.seq)))
       ) {
-        best = { sweep, running, next };
+        best = e;
       }
     }
-    return best?.next;
+    return best?.pending.peek();
+  }
+
+  private setState(t: TrialRecord, state: TrialState): void {
+    const entry = this.sweeps.get(t.sweepId)!;
+    if (t.state === 'pending') entry.pending.delete(t);
+    if (t.state === 'leased') entry.leased--;
+    if (state !== 'leased') t.leaseToken = '';
+    t.state = state;
+    if (state === 'pending') entry.pending.push(t);
+    if (state === 'leased') entry.leased++;
+    this.dirtyTrials.add(t);
   }
 
   markLeased(t: TrialRecord, workerId: string): number {
-    t.state = 'leased';
+    this.setState(t, 'leased');
     t.attempt += 1;
     t.workerId = workerId;
     return t.attempt;
   }
 
+  setLeaseToken(t: TrialRecord, token: string): void {
+    t.leaseToken = token;
+    this.dirtyTrials.add(t);
+  }
+
+  /** Trials that held a lease when their state was saved. */
+  leasedTrials(): TrialRecord[] {
+    const out: TrialRecord[] = [];
+    for (const e of this.sweeps.values())
+      for (const t of e.record.trials.values()) if (t.state === 'leased' && t.leaseToken) out.push(t);
+    return out;
+  }
+
   /** A terminal result: completed and diverged are results, not failures. */
   finish(t: TrialRecord, state: 'completed' | 'diverged', epochs: number, reason = ''): void {
-    t.state = state;
+    this.setState(t, state);
     t.epoch = epochs;
     t.reason = reason;
   }
@@ -156,34 +257,65 @@ export class SweepRegistry {
   fail(t: TrialRecord, reason: string): TrialState {
     t.failures += 1;
     t.reason = reason;
-    t.state = t.failures >= this.options.maxFailures ? 'failed' : 'pending';
+    this.setState(t, t.failures >= this.options.maxFailures ? 'failed' : 'pending');
     return t.state;
   }
 
   /** Handed back unfinished (graceful shutdown): re-lease at once, no failure counted. */
   requeue(t: TrialRecord): void {
-    if (!TERMINAL_STATES.has(t.state)) t.state = 'pending';
+    if (!TERMINAL_STATES.has(t.state)) this.setState(t, 'pending');
   }
 
+  /** Stops leasing the sweep's trials; pending ones become cancelled. Running ones are told by heartbeat. */
   cancel(sweepId: string): number {
-    const sweep = this.sweeps.get(sweepId);
-    if (sweep === undefined) return 0;
-    sweep.cancelled = true;
+    const entry = this.sweeps.get(sweepId);
+    if (entry === undefined) return 0;
+    entry.record.cancelled = true;
+    this.dirtySweeps.add(entry.record);
     let n = 0;
-    for (const t of sweep.trials.values()) {
+    for (const t of entry.record.trials.values()) {
       if (t.state === 'pending') {
-        t.state = 'cancelled';
+        this.setState(t, 'cancelled');
         n++;
       }
     }
     return n;
   }
 
+  /** Failed and cancelled trials become pending again, with their failure count reset. */
+  retry(sweepId: string): number {
+    const entry = this.sweeps.get(sweepId);
+    if (entry === undefined) return 0;
+    if (entry.record.cancelled) {
+      entry.record.cancelled = false;
+      this.dirtySweeps.add(entry.record);
+    }
+    let n = 0;
+    for (const t of entry.record.trials.values()) {
+      if (t.state === 'failed' || t.state === 'cancelled') {
+        t.failures = 0;
+        t.reason = '';
+        this.setState(t, 'pending');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** A trial whose sweep was cancelled while it ran ends cancelled when it comes back. */
+  cancelled(t: TrialRecord): boolean {
+    return this.sweeps.get(t.sweepId)?.record.cancelled ?? true;
+  }
+
+  markCancelled(t: TrialRecord, reason: string): void {
+    t.reason = reason;
+    this.setState(t, 'cancelled');
+  }
+
   isDone(sweepId: string): boolean {
-    const sweep = this.sweeps.get(sweepId);
-    if (sweep === undefined) return false;
-    for (const t of sweep.trials.values()) if (!TERMINAL_STATES.has(t.state)) return false;
-    return true;
+    const entry = this.sweeps.get(sweepId);
+    if (entry === undefined) return false;
+    return entry.pending.size === 0 && entry.leased === 0;
   }
 
   countByState(sweepId: string): Record<TrialState, number> {
@@ -195,7 +327,7 @@ export class SweepRegistry {
       failed: 0,
       cancelled: 0,
     };
-    for (const t of this.sweeps.get(sweepId)?.trials.values() ?? []) counts[t.state]++;
+    for (const t of this.sweeps.get(sweepId)?.record.trials.values() ?? []) counts[t.state]++;
     return counts;
   }
 }

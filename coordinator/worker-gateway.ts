@@ -1,6 +1,6 @@
 // The WorkerGateway service: one bidirectional stream per worker process. Translates stream
 // messages into scheduler calls; every rule lives in the scheduler.
-import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { status, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { CoordinatorMessage, ProbeEvent, WorkerGatewayServer, WorkerMessage } from '../proto/index.js';
 import type { Logger } from './logger.js';
 import type { Scheduler, WorkerSession } from './scheduler.js';
@@ -12,11 +12,18 @@ export interface GatewayOptions {
   /** Probe events a worker streams here (embedded mode); awaited in order per stream. */
   onProbeEvents: (events: ProbeEvent[]) => Promise<void>;
   log: Logger;
+  authorized: (metadata: Metadata) => boolean;
+  /** Called after every message that may have changed state (persistence). */
+  onChange: () => void;
 }
 
 export function createWorkerGateway(o: GatewayOptions): WorkerGatewayServer {
   return {
     connect(call: ServerDuplexStream<WorkerMessage, CoordinatorMessage>) {
+      if (!o.authorized(call.metadata)) {
+        call.emit('error', { code: status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
+        return;
+      }
       let session: WorkerSession | undefined;
       // Probe batches are written in arrival order; the chain keeps them ordered per worker.
       let writes: Promise<void> = Promise.resolve();
@@ -43,6 +50,7 @@ export function createWorkerGateway(o: GatewayOptions): WorkerGatewayServer {
           return;
         }
         const workerId = session.workerId;
+        o.onChange();
         if (msg.request !== undefined) o.scheduler.request(workerId, msg.request.count);
         else if (msg.heartbeat !== undefined)
           send({ heartbeat_reply: o.scheduler.heartbeat(workerId, msg.heartbeat) });

@@ -4,3 +4,4 @@ export * from './trial-config.js';
 export * from './sweep-spec.js';
 export * from './expand.js';
 export * from './probes.js';
+export * from './plan.js';

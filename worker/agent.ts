@@ -3,7 +3,7 @@
 // the trial or say the lease is lost; either aborts training at once.
 // Lifecycle: create → run() (resolves after shutdown) → shutdown() (idempotent: releases the
 // running trial so the coordinator re-leases it immediately).
-import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import {
   LeaseAction,
@@ -15,10 +15,17 @@ import {
   type WorkerMessage,
 } from '../proto/index.js';
 import { TrialConfig } from '../spec/index.js';
+import type { CheckpointStore } from './checkpoint-store.js';
 import type { ProbeSink } from './event-sink.js';
 import { StreamProbeSink } from './event-sink.js';
 import { toProbeEvent } from './probe-event.js';
-import { runTrial, type Engine } from './training/index.js';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  runTrial,
+  type Engine,
+  type TrainingCheckpoint,
+} from './training/index.js';
 
 export interface WorkerLogger {
   info(msg: string): void;
@@ -35,6 +42,13 @@ export interface WorkerOptions {
   log: WorkerLogger;
   /** Longest wait between reconnect attempts. */
   maxBackoffMs?: number;
+  /** Where checkpoints go (every `checkpointEvery` epochs); none: a lost trial restarts from 0. */
+  checkpoints?: CheckpointStore;
+  checkpointEvery?: number;
+  /** Bearer token for the coordinator. */
+  authToken?: string;
+  /** CA certificate (PEM) to reach a TLS coordinator; undefined: plaintext. */
+  tlsCa?: Buffer;
 }
 
 export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
@@ -42,6 +56,7 @@ export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
 interface Running {
   lease: Lease;
   epoch: number;
+  checkpointRef: string;
   abort: AbortController;
   /** Why it was aborted: decides the result sent (released, or nothing for a lost lease). */
   abortReason?: 'shutdown' | 'cancel' | 'lease_lost';
@@ -57,13 +72,17 @@ export class WorkerAgent {
   private trialDone: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  /** A result not yet known to have reached a live stream: re-sent after a reconnect. */
+  private unsentResult: TrialResult | undefined;
   trialsRun = 0;
 
   constructor(private readonly o: WorkerOptions) {
     this.workerId = o.workerId ?? `${hostname()}-${process.pid}`;
-    this.client = new WorkerGatewayClient(o.coordinator, credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 10_000,
-    });
+    this.client = new WorkerGatewayClient(
+      o.coordinator,
+      o.tlsCa ? credentials.createSsl(o.tlsCa) : credentials.createInsecure(),
+      { 'grpc.keepalive_time_ms': 10_000 },
+    );
     this.sink = o.sink ?? new StreamProbeSink((events) => this.send({ events: { events } }));
   }
 
@@ -106,10 +125,13 @@ export class WorkerAgent {
 
   private session(): Promise<void> {
     return new Promise<void>((resolve) => {
-      const call = this.client.connect();
+      const metadata = new Metadata();
+      if (this.o.authToken) metadata.set('authorization', `Bearer ${this.o.authToken}`);
+      const call = this.client.connect(metadata);
       this.call = call;
       call.on('data', (msg: CoordinatorMessage) => this.onMessage(msg));
       const closed = () => {
+        this.welcomed = false;
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = undefined;
         if (this.call === call) this.call = undefined;
@@ -132,13 +154,23 @@ export class WorkerAgent {
     });
   }
 
-  private send(msg: WorkerMessage): void {
+  /** Writes to the live stream; false when there is none (the caller keeps the message). */
+  private send(msg: WorkerMessage): boolean {
     const call = this.call;
-    if (call !== undefined && !call.writableEnded) call.write(msg);
+    if (call === undefined || call.writableEnded || !this.welcomed) return false;
+    call.write(msg);
+    return true;
   }
+
+  private welcomed = false;
 
   private onMessage(msg: CoordinatorMessage): void {
     if (msg.welcome !== undefined) {
+      this.welcomed = true;
+      // Re-attach: the heartbeat names the lease we still hold; then whatever did not get out.
+      if (this.unsentResult !== undefined && this.send({ result: this.unsentResult }))
+        this.unsentResult = undefined;
+      void this.sink.flush();
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = setInterval(() => this.sendHeartbeat(), msg.welcome.heartbeat_ms);
       this.heartbeat.unref();
@@ -194,7 +226,12 @@ export class WorkerAgent {
       });
       return;
     }
-    const running: Running = { lease, epoch: 0, abort: new AbortController() };
+    const running: Running = {
+      lease,
+      epoch: 0,
+      checkpointRef: lease.checkpoint_ref,
+      abort: new AbortController(),
+    };
     this.running = running;
     this.trialDone = this.train(running).finally(() => {
       this.running = undefined;
@@ -219,11 +256,30 @@ export class WorkerAgent {
       const config = TrialConfig.parse(JSON.parse(trial.config_json));
       this.o.log.info(`trial ${trial.trial_id} attempt ${r.lease.attempt}: training`);
       const ctx = { lease: r.lease, workerId: this.workerId, engine: info.engine, backend: info.backend };
+      const resumeFrom = await this.loadCheckpoint(r.lease.checkpoint_ref);
+      if (resumeFrom) this.o.log.info(`trial ${trial.trial_id}: resuming after epoch ${resumeFrom.epoch}`);
+      const store = this.o.checkpoints;
       const out = await runTrial({
         config,
         seed: trial.seed,
         engine: this.o.engine,
         signal: r.abort.signal,
+        resumeFrom,
+        checkpointEvery: store ? (this.o.checkpointEvery ?? 10) : undefined,
+        onCheckpoint: store
+          ? async (c) => {
+              // Events up to this epoch leave the worker before the checkpoint is announced,
+              // so a resumed attempt never leaves a gap.
+              await this.sink.flush();
+              const key = {
+                sweepId: trial.sweep_id,
+                trialId: trial.trial_id,
+                attempt: r.lease.attempt,
+                epoch: c.epoch,
+              };
+              r.checkpointRef = await store.put(key, encodeCheckpoint(c));
+            }
+          : undefined,
         onEpoch: async (rec) => {
           r.epoch = rec.epoch + 1;
           await this.sink.publish(toProbeEvent(ctx, rec.epoch, rec.probes, Date.now()));
@@ -245,7 +301,18 @@ export class WorkerAgent {
       result.reason = err instanceof Error ? err.message : String(err);
       this.o.log.error(`trial ${trial.trial_id} failed: ${result.reason}`);
     }
-    this.send({ result });
+    if (!this.send({ result })) this.unsentResult = result;
+  }
+
+  private async loadCheckpoint(ref: string): Promise<TrainingCheckpoint | undefined> {
+    if (!ref) return undefined;
+    if (this.o.checkpoints === undefined) {
+      this.o.log.warn(
+        `lease names checkpoint ${ref} but this worker has no checkpoint store: starting at epoch 0`,
+      );
+      return undefined;
+    }
+    return decodeCheckpoint(await this.o.checkpoints.get(ref));
   }
 
   private transition(to: WorkerState): void {

@@ -9,13 +9,16 @@ export interface ProbeSink {
   close(): Promise<void>;
 }
 
-/** Batches events onto the coordinator stream: by count, or after `maxDelayMs`. */
+/**
+ * Batches events onto the coordinator stream: by count, or after `maxDelayMs`. While the stream
+ * is down (`send` returns false) events stay buffered and go out after the reconnect.
+ */
 export class StreamProbeSink implements ProbeSink {
   private buffer: ProbeEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly send: (events: ProbeEvent[]) => void,
+    private readonly send: (events: ProbeEvent[]) => boolean,
     private readonly maxBatch = 64,
     private readonly maxDelayMs = 200,
   ) {}
@@ -45,6 +48,6 @@ export class StreamProbeSink implements ProbeSink {
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
-    this.send(batch);
+    if (!this.send(batch)) this.buffer = [...batch, ...this.buffer];
   }
 }

@@ -1,4 +1,5 @@
 // The worker component's public surface.
 export { WorkerAgent, type WorkerOptions } from './agent.js';
 export type { ProbeSink } from './event-sink.js';
+export { DirCheckpointStore, NatsCheckpointStore, type CheckpointStore } from './checkpoint-store.js';
 export { createEngine, type Engine } from './training/index.js';

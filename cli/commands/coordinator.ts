@@ -1,26 +1,49 @@
-import { Coordinator, createLogger, type CoordinatorSinks } from '../../coordinator/index.js';
-import { createNatsEventPublisher } from '../../pipeline/index.js';
-import { intFlag, parseFlags, type Command } from '../command.js';
+import {
+  Coordinator,
+  createLogger,
+  FileStateStore,
+  KvStateStore,
+  type CoordinatorSinks,
+  type StateStore,
+} from '../../coordinator/index.js';
+import { createNatsEventPublisher, type EventPublisher } from '../../pipeline/index.js';
+import { intFlag, parseFlags, usageError, type Command } from '../command.js';
+import { readPem, tokenFrom } from '../connection-flags.js';
 
 const command: Command = {
-  help: `Usage: phasesweep coordinator [--listen HOST:PORT] [--nats URL] [--prefix P] [--lease-ttl-ms MS]
+  help: `Usage: phasesweep coordinator [--listen HOST:PORT] [--nats URL] [--state FILE] [options]
 
-Serves the coordinator over gRPC until SIGINT/SIGTERM.
-  --listen        address to listen on (default 0.0.0.0:7070; port 0 picks one, printed on start)
-  --nats          NATS URL: trial status events (and probe events streamed to the coordinator)
-                  are published to JetStream for the ingester
-  --prefix        NATS subject prefix (default phasesweep)
-  --lease-ttl-ms  lease TTL; workers heartbeat every TTL/3 (default 15000)`,
+Serves the coordinator over gRPC until SIGINT/SIGTERM. Its state (sweeps, trials, leases) is
+durable: in JetStream KV with --nats, else in --state FILE; a restarted coordinator recovers it
+and workers re-attach the leases they hold.
+  --listen          address to listen on (default 0.0.0.0:7070; port 0 picks one, printed on start)
+  --nats URL        NATS: state in KV bucket <prefix>_coordinator; trial status events (and probe
+                    events streamed to the coordinator) published to JetStream for the ingester
+  --prefix P        NATS subject and bucket prefix (default phasesweep)
+  --state FILE      journal file for the state when there is no NATS (default: in memory only)
+  --lease-ttl-ms    lease TTL; workers heartbeat every TTL/3 and lose leases after it (default 15000)
+  --max-failures N  crashes a trial survives before it fails (default 3)
+  --token-file F    require this bearer token from workers and clients (default $PHASESWEEP_TOKEN)
+  --tls-cert F --tls-key F   serve TLS with this certificate chain and key (PEM)`,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
       listen: { type: 'string', default: '0.0.0.0:7070' },
       nats: { type: 'string' },
       prefix: { type: 'string', default: 'phasesweep' },
+      state: { type: 'string' },
       'lease-ttl-ms': { type: 'string' },
+      'max-failures': { type: 'string' },
+      'token-file': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     });
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+      throw usageError('--tls-cert and --tls-key go together');
+    }
     const log = createLogger('coordinator');
     let sinks: CoordinatorSinks | undefined;
-    let publisher: Awaited<ReturnType<typeof createNatsEventPublisher>> | undefined;
+    let publisher: EventPublisher | undefined;
+    let stateStore: StateStore | undefined;
     if (values.nats !== undefined) {
       publisher = await createNatsEventPublisher({ natsUrl: values.nats, prefix: values.prefix });
       const p = publisher;
@@ -30,11 +53,21 @@ Serves the coordinator over gRPC until SIGINT/SIGTERM.
         },
         trial: (e) => p.publishTrial(e),
       };
+      stateStore = await KvStateStore.open(values.nats, `${values.prefix}_coordinator`);
+    } else if (values.state !== undefined) {
+      stateStore = new FileStateStore(values.state);
     }
     const coordinator = await Coordinator.create({
       listen: values.listen,
       leaseTtlMs: intFlag('lease-ttl-ms', values['lease-ttl-ms'], 15_000, 100),
+      maxFailures: intFlag('max-failures', values['max-failures'], 3, 1),
       sinks,
+      stateStore,
+      authToken: tokenFrom(values['token-file']),
+      tls:
+        values['tls-cert'] && values['tls-key']
+          ? { cert: readPem('tls-cert', values['tls-cert']), key: readPem('tls-key', values['tls-key']) }
+          : undefined,
       log,
     });
     io.stdout.write(`coordinator listening on ${coordinator.address}\n`);

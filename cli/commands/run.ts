@@ -2,7 +2,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { mkdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Coordinator, silentLogger, sweepStatus } from '../../coordinator/index.js';
+import { Coordinator, FileStateStore, silentLogger, sweepStatus } from '../../coordinator/index.js';
 import { openDuckDbStore } from '../../pipeline/index.js';
 import { expandSweep, loadSweepSpec, PhasesweepError } from '../../spec/index.js';
 import { EXIT, intFlag, parseFlags, usageError, type Command } from '../command.js';
@@ -13,7 +13,9 @@ const command: Command = {
   help: `Usage: phasesweep run SPEC.yaml [--workers N] [--engine NAME] [--dir DIR]
 
 Runs a whole sweep on this machine: a coordinator, N local worker processes and an embedded
-DuckDB store (DIR/<sweep>.duckdb). Shows progress, then a summary per axis level.
+DuckDB store (DIR/<sweep>.duckdb). Shows progress, then a summary per axis level. The
+coordinator's state (DIR/<sweep>.state) and checkpoints (DIR/checkpoints) survive an interrupted
+run: running the same command again resumes it, and adds any trials the spec gained.
   --workers  worker processes (default: cores, at most the number of trials)
   --engine   training engine for the workers (default wasm)
   --dir      where the store and worker log go (default .phasesweep)
@@ -41,9 +43,12 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
     const coordinator = await Coordinator.create({
       listen: '127.0.0.1:0',
       log: silentLogger,
+      stateStore: new FileStateStore(join(dir, `${spec.name}.state`)),
       sinks: { probes: (events) => store.insertProbes(events), trial: (e) => store.upsertTrial(e) },
     });
     void coordinator.run();
+    // Leases from an interrupted run belong to workers that are gone: hand them back at once.
+    coordinator.scheduler.releaseAllLeases('resumed after an interrupted run');
     const { sweepId, total } = coordinator.scheduler.submit(spec, planned);
     const registry = coordinator.scheduler.registry;
     io.stderr.write(
@@ -55,6 +60,7 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
       coordinator: coordinator.address,
       engine: values.engine,
       logFile,
+      checkpointDir: join(dir, 'checkpoints'),
     });
     const bar = new SingleBar(
       {
@@ -68,13 +74,13 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
       Presets.shades_classic,
     );
     const sweep = registry.get(sweepId)!;
-    const first = sweepStatus(registry, sweep, false);
+    const first = sweepStatus(coordinator.scheduler, sweep, false);
     bar.start(first.epochs_total, first.epochs_done, { done: 0, trials: total });
 
     let failure: string | undefined;
     await new Promise<void>((done) => {
       const tick = setInterval(() => {
-        const s = sweepStatus(registry, sweep, false);
+        const s = sweepStatus(coordinator.scheduler, sweep, false);
         const finished =
           s.trials_total - (s.trials_by_state['pending'] ?? 0) - (s.trials_by_state['leased'] ?? 0);
         bar.update(s.epochs_done, { done: finished });
@@ -91,7 +97,7 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
     bar.stop();
     await pool.stop();
     await coordinator.shutdown();
-    const status = sweepStatus(registry, sweep, true);
+    const status = sweepStatus(coordinator.scheduler, sweep, true);
     await store.close();
 
     if (failure !== undefined) {

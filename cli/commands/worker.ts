@@ -1,33 +1,50 @@
 import { createLogger } from '../../coordinator/index.js';
 import { createNatsEventPublisher } from '../../pipeline/index.js';
-import { createEngine, WorkerAgent, type ProbeSink } from '../../worker/index.js';
-import { parseFlags, type Command } from '../command.js';
-import { DEFAULT_COORDINATOR } from '../grpc-client.js';
+import {
+  createEngine,
+  DirCheckpointStore,
+  NatsCheckpointStore,
+  WorkerAgent,
+  type CheckpointStore,
+  type ProbeSink,
+} from '../../worker/index.js';
+import { intFlag, parseFlags, type Command } from '../command.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom } from '../connection-flags.js';
 
 const command: Command = {
-  help: `Usage: phasesweep worker [--coordinator HOST:PORT] [--engine NAME] [--nats URL] [--prefix P] [--id NAME]
+  help: `Usage: phasesweep worker [--coordinator HOST:PORT] [--engine NAME] [--nats URL] [options]
 
 Connects to a coordinator and trains the trials it leases, one at a time (run one worker per
-core, or per GPU). SIGTERM gives the running trial back so it is re-leased at once.
-  --coordinator  coordinator address (default $PHASESWEEP_COORDINATOR or 127.0.0.1:7070)
-  --engine       auto | wasm | cpu | webgpu | tensorflow | tensorflow-gpu (default auto)
-  --nats         publish probe events to this NATS JetStream (cluster mode); without it, events
-                 travel over the coordinator stream
-  --prefix       NATS subject prefix (default phasesweep)
-  --id           worker id (default host-pid)
-  --quiet        log warnings and errors only`,
+core, or per GPU). Reconnects with backoff and re-attaches its lease when the coordinator
+restarts. SIGTERM gives the running trial back so it is re-leased at once.
+  --engine NAME          auto | wasm | cpu | webgpu | tensorflow | tensorflow-gpu (default auto)
+  --nats URL             publish probe events to JetStream (cluster mode) and keep checkpoints in
+                         its object store <prefix>_checkpoints; without it, events travel over the
+                         coordinator stream
+  --prefix P             NATS subject and bucket prefix (default phasesweep)
+  --checkpoint-dir DIR   keep checkpoints in DIR instead (a directory all workers share)
+  --checkpoint-every K   checkpoint every K epochs (default 10)
+  --id NAME              worker id (default host-pid); stable ids let a worker re-attach
+  --quiet                log warnings and errors only
+${CONNECTION_HELP}`,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
-      coordinator: { type: 'string', default: DEFAULT_COORDINATOR },
+      ...CONNECTION_FLAGS,
       engine: { type: 'string', default: 'auto' },
       nats: { type: 'string' },
       prefix: { type: 'string', default: 'phasesweep' },
+      'checkpoint-dir': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
       id: { type: 'string' },
       quiet: { type: 'boolean' },
     });
     const log = createLogger(`worker`, values.quiet ? 'warn' : 'info');
+    const connection = connectionFrom(values);
     const engine = await createEngine(values.engine);
     let sink: ProbeSink | undefined;
+    let checkpoints: CheckpointStore | undefined;
+    if (values['checkpoint-dir'] !== undefined)
+      checkpoints = new DirCheckpointStore(values['checkpoint-dir']);
     if (values.nats !== undefined) {
       const publisher = await createNatsEventPublisher({ natsUrl: values.nats, prefix: values.prefix });
       sink = {
@@ -35,17 +52,23 @@ core, or per GPU). SIGTERM gives the running trial back so it is re-leased at on
         flush: () => publisher.flush(),
         close: () => publisher.close(),
       };
+      checkpoints ??= await NatsCheckpointStore.open(values.nats, `${values.prefix}_checkpoints`);
     }
     const agent = new WorkerAgent({
-      coordinator: values.coordinator,
+      coordinator: connection.address,
+      authToken: connection.token,
+      tlsCa: connection.tlsCa,
       engine,
       sink,
+      checkpoints,
+      checkpointEvery: intFlag('checkpoint-every', values['checkpoint-every'], 10, 1),
       log,
       workerId: values.id,
     });
     io.signal.addEventListener('abort', () => void agent.shutdown(), { once: true });
-    log.info(`engine ${engine.info.engine} (${engine.info.backend}), coordinator ${values.coordinator}`);
+    log.info(`engine ${engine.info.engine} (${engine.info.backend}), coordinator ${connection.address}`);
     await agent.run();
+    await checkpoints?.close();
   },
 };
 export default command;

@@ -87,11 +87,12 @@ describe('cluster sweep end to end', () => {
         ]),
       );
     }
-    const submitted = await runCli(['submit', specFile, '--coordinator', address, '--json']);
+    const submitted = await runCli(['sweep', 'submit', specFile, '--coordinator', address, '--json']);
     expect(submitted.code, submitted.output).toBe(0);
     expect(JSON.parse(submitted.output)).toMatchObject({ sweep_id: 'e2e', trials_total: 6, trials_added: 6 });
 
     const status = await runCli([
+      'sweep',
       'status',
       'e2e',
       '--coordinator',
@@ -123,7 +124,7 @@ describe('cluster sweep end to end', () => {
       if (rows.length >= planned.length * EPOCHS) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    expect(rows).toHaveLength(planned.length * EPOCHS);
+    expect(rows, `ingester output:\n${ingester.output()}`).toHaveLength(planned.length * EPOCHS);
     const keys = rows.map((r) => `${String(r['trial_id'])}:${String(r['epoch'])}`);
     expect(new Set(keys).size).toBe(rows.length);
 

@@ -7,32 +7,52 @@ describe('phasesweep CLI', () => {
   it('prints help with every command and exits 0', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const name of ['run', 'coordinator', 'worker', 'ingest', 'submit', 'status', 'analyze'])
+    for (const name of ['run', 'sweep', 'coordinator', 'worker', 'ingest', 'analyze'])
       expect(r.output).toContain(`  ${name} `);
   });
 
   it('exits 2 on an unknown command and on a missing spec file', async () => {
     expect((await runCli(['nonsense'])).code).toBe(2);
-    const r = await runCli(['plan', '/nonexistent/spec.yaml']);
+    const r = await runCli(['sweep', 'plan', '/nonexistent/spec.yaml']);
     expect(r.code).toBe(2);
     expect(r.output).toContain('/nonexistent/spec.yaml: (root): cannot read');
   });
 
   it('exits 2 naming an unknown flag', async () => {
-    const r = await runCli(['plan', 'x.yaml', '--bogus']);
+    const r = await runCli(['sweep', 'plan', 'x.yaml', '--bogus']);
     expect(r.code).toBe(2);
     expect(r.output).toContain("'--bogus'");
   });
 
   it('exits 3 when the coordinator is unreachable', async () => {
-    const r = await runCli(['status', '--coordinator', '127.0.0.1:1']);
+    const r = await runCli(['sweep', 'list', '--coordinator', '127.0.0.1:1']);
     expect(r.code).toBe(3);
     expect(r.output).toContain('unreachable');
   });
 
-  it('plans a sweep', async () => {
-    const r = await runCli(['plan', 'examples/quickstart.yaml', '--json']);
+  it('plans a sweep and warns when the seeds per arm cannot reach α', async () => {
+    const r = await runCli(['sweep', 'plan', 'examples/quickstart.yaml', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.output)).toMatchObject({ sweep: 'quickstart', count: 6 });
+    const plan = JSON.parse(r.output) as {
+      count: number;
+      min_p: number;
+      warnings: string[];
+      epoch_hours: number;
+    };
+    expect(plan).toMatchObject({ count: 6 });
+    expect(plan.min_p).toBeCloseTo(0.1, 12); // 3 vs 3: 2 / C(6, 3)
+    expect(plan.warnings[0]).toMatch(
+      /smallest exact two-sided Mann–Whitney p is 0.100 > α = 0.05.*≥ 4 seeds/,
+    );
+    expect(plan.epoch_hours).toBeGreaterThan(0);
+    const text = await runCli(['sweep', 'plan', 'examples/quickstart.yaml', '--alpha', '0.2']);
+    expect(text.output).not.toContain('warning');
+    expect(text.output).toMatch(/6 trials \(2 arms × 3 seeds\), 240 epochs/);
+  });
+
+  it('shows help for sweep subcommands', async () => {
+    const r = await runCli(['sweep', 'plan', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/^Usage: phasesweep sweep plan/);
   });
 });

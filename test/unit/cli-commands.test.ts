@@ -10,6 +10,15 @@ describe('cli dispatch table', () => {
     expect(typeof command.run).toBe('function');
   });
 
+  it('has help for every sweep subcommand', async () => {
+    const sweep = (await COMMANDS['sweep']!.load()).default as unknown as {
+      subcommands: Record<string, { load: () => Promise<{ default: { help: string } }> }>;
+    };
+    for (const [name, entry] of Object.entries(sweep.subcommands)) {
+      expect((await entry.load()).default.help).toMatch(new RegExp(`^Usage: phasesweep sweep ${name}\\b`));
+    }
+  });
+
   it('maps errors to the documented exit codes', () => {
     expect(exitCodeFor(new ExitError(EXIT.usage, 'x'))).toBe(2);
     expect(exitCodeFor(new PhasesweepError('INVALID_SPEC', 'x'))).toBe(2);

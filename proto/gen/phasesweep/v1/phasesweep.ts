@@ -320,6 +320,8 @@ export interface TrialStatus_AxesEntry {
 
 export interface SweepStatus {
   sweep_id: string;
+  priority: number;
+  workers: number;
   name: string;
   state: string;
   trials_total: number;
@@ -335,6 +337,24 @@ export interface SweepStatus_TrialsByStateEntry {
 }
 
 export interface ListSweepsRequest {
+}
+
+export interface CancelSweepRequest {
+  sweep_id: string;
+}
+
+export interface CancelSweepResponse {
+  /** Pending trials cancelled; running ones are told through their next heartbeat. */
+  cancelled: number;
+}
+
+export interface RetrySweepRequest {
+  sweep_id: string;
+}
+
+export interface RetrySweepResponse {
+  /** Failed or cancelled trials made pending again. */
+  retried: number;
 }
 
 export interface ListSweepsResponse {
@@ -3881,6 +3901,8 @@ export const TrialStatus_AxesEntry: MessageFns<TrialStatus_AxesEntry> = {
 function createBaseSweepStatus(): SweepStatus {
   return {
     sweep_id: "",
+    priority: 0,
+    workers: 0,
     name: "",
     state: "",
     trials_total: 0,
@@ -3895,6 +3917,12 @@ export const SweepStatus: MessageFns<SweepStatus> = {
   encode(message: SweepStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sweep_id !== "") {
       writer.uint32(10).string(message.sweep_id);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(72).int32(message.priority);
+    }
+    if (message.workers !== 0) {
+      writer.uint32(80).uint32(message.workers);
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
@@ -3939,6 +3967,22 @@ export const SweepStatus: MessageFns<SweepStatus> = {
             }
 
             message.sweep_id = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.priority = reader.int32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.workers = reader.uint32();
             continue;
           }
           case 2: {
@@ -4019,6 +4063,8 @@ export const SweepStatus: MessageFns<SweepStatus> = {
         : isSet(object.sweep_id)
         ? globalThis.String(object.sweep_id)
         : "",
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      workers: isSet(object.workers) ? globalThis.Number(object.workers) : 0,
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       state: isSet(object.state) ? globalThis.String(object.state) : "",
       trials_total: isSet(object.trialsTotal)
@@ -4074,6 +4120,12 @@ export const SweepStatus: MessageFns<SweepStatus> = {
     if (message.sweep_id !== "") {
       obj.sweepId = message.sweep_id;
     }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.workers !== 0) {
+      obj.workers = Math.round(message.workers);
+    }
     if (message.name !== "") {
       obj.name = message.name;
     }
@@ -4110,6 +4162,8 @@ export const SweepStatus: MessageFns<SweepStatus> = {
   fromPartial<I extends Exact<DeepPartial<SweepStatus>, I>>(object: I): SweepStatus {
     const message = createBaseSweepStatus();
     message.sweep_id = object.sweep_id ?? "";
+    message.priority = object.priority ?? 0;
+    message.workers = object.workers ?? 0;
     message.name = object.name ?? "";
     message.state = object.state ?? "";
     message.trials_total = object.trials_total ?? 0;
@@ -4268,6 +4322,286 @@ export const ListSweepsRequest: MessageFns<ListSweepsRequest> = {
   },
 };
 
+function createBaseCancelSweepRequest(): CancelSweepRequest {
+  return { sweep_id: "" };
+}
+
+export const CancelSweepRequest: MessageFns<CancelSweepRequest> = {
+  encode(message: CancelSweepRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweep_id !== "") {
+      writer.uint32(10).string(message.sweep_id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelSweepRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelSweepRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweep_id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelSweepRequest {
+    return {
+      sweep_id: isSet(object.sweepId)
+        ? globalThis.String(object.sweepId)
+        : isSet(object.sweep_id)
+        ? globalThis.String(object.sweep_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelSweepRequest): unknown {
+    const obj: any = {};
+    if (message.sweep_id !== "") {
+      obj.sweepId = message.sweep_id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelSweepRequest>, I>>(base?: I): CancelSweepRequest {
+    return CancelSweepRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelSweepRequest>, I>>(object: I): CancelSweepRequest {
+    const message = createBaseCancelSweepRequest();
+    message.sweep_id = object.sweep_id ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelSweepResponse(): CancelSweepResponse {
+  return { cancelled: 0 };
+}
+
+export const CancelSweepResponse: MessageFns<CancelSweepResponse> = {
+  encode(message: CancelSweepResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cancelled !== 0) {
+      writer.uint32(8).uint32(message.cancelled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelSweepResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelSweepResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cancelled = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelSweepResponse {
+    return { cancelled: isSet(object.cancelled) ? globalThis.Number(object.cancelled) : 0 };
+  },
+
+  toJSON(message: CancelSweepResponse): unknown {
+    const obj: any = {};
+    if (message.cancelled !== 0) {
+      obj.cancelled = Math.round(message.cancelled);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelSweepResponse>, I>>(base?: I): CancelSweepResponse {
+    return CancelSweepResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelSweepResponse>, I>>(object: I): CancelSweepResponse {
+    const message = createBaseCancelSweepResponse();
+    message.cancelled = object.cancelled ?? 0;
+    return message;
+  },
+};
+
+function createBaseRetrySweepRequest(): RetrySweepRequest {
+  return { sweep_id: "" };
+}
+
+export const RetrySweepRequest: MessageFns<RetrySweepRequest> = {
+  encode(message: RetrySweepRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sweep_id !== "") {
+      writer.uint32(10).string(message.sweep_id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetrySweepRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetrySweepRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sweep_id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetrySweepRequest {
+    return {
+      sweep_id: isSet(object.sweepId)
+        ? globalThis.String(object.sweepId)
+        : isSet(object.sweep_id)
+        ? globalThis.String(object.sweep_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RetrySweepRequest): unknown {
+    const obj: any = {};
+    if (message.sweep_id !== "") {
+      obj.sweepId = message.sweep_id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetrySweepRequest>, I>>(base?: I): RetrySweepRequest {
+    return RetrySweepRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetrySweepRequest>, I>>(object: I): RetrySweepRequest {
+    const message = createBaseRetrySweepRequest();
+    message.sweep_id = object.sweep_id ?? "";
+    return message;
+  },
+};
+
+function createBaseRetrySweepResponse(): RetrySweepResponse {
+  return { retried: 0 };
+}
+
+export const RetrySweepResponse: MessageFns<RetrySweepResponse> = {
+  encode(message: RetrySweepResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.retried !== 0) {
+      writer.uint32(8).uint32(message.retried);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetrySweepResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetrySweepResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.retried = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetrySweepResponse {
+    return { retried: isSet(object.retried) ? globalThis.Number(object.retried) : 0 };
+  },
+
+  toJSON(message: RetrySweepResponse): unknown {
+    const obj: any = {};
+    if (message.retried !== 0) {
+      obj.retried = Math.round(message.retried);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetrySweepResponse>, I>>(base?: I): RetrySweepResponse {
+    return RetrySweepResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetrySweepResponse>, I>>(object: I): RetrySweepResponse {
+    const message = createBaseRetrySweepResponse();
+    message.retried = object.retried ?? 0;
+    return message;
+  },
+};
+
 function createBaseListSweepsResponse(): ListSweepsResponse {
   return { sweeps: [] };
 }
@@ -4398,12 +4732,32 @@ export const SweepServiceService = {
     responseSerialize: (value: ListSweepsResponse): Buffer => Buffer.from(ListSweepsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListSweepsResponse => ListSweepsResponse.decode(value),
   },
+  cancelSweep: {
+    path: "/phasesweep.v1.SweepService/CancelSweep" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelSweepRequest): Buffer => Buffer.from(CancelSweepRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelSweepRequest => CancelSweepRequest.decode(value),
+    responseSerialize: (value: CancelSweepResponse): Buffer => Buffer.from(CancelSweepResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelSweepResponse => CancelSweepResponse.decode(value),
+  },
+  retrySweep: {
+    path: "/phasesweep.v1.SweepService/RetrySweep" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetrySweepRequest): Buffer => Buffer.from(RetrySweepRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetrySweepRequest => RetrySweepRequest.decode(value),
+    responseSerialize: (value: RetrySweepResponse): Buffer => Buffer.from(RetrySweepResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetrySweepResponse => RetrySweepResponse.decode(value),
+  },
 } as const;
 
 export interface SweepServiceServer extends UntypedServiceImplementation {
   submitSweep: handleUnaryCall<SubmitSweepRequest, SubmitSweepResponse>;
   getSweep: handleUnaryCall<GetSweepRequest, SweepStatus>;
   listSweeps: handleUnaryCall<ListSweepsRequest, ListSweepsResponse>;
+  cancelSweep: handleUnaryCall<CancelSweepRequest, CancelSweepResponse>;
+  retrySweep: handleUnaryCall<RetrySweepRequest, RetrySweepResponse>;
 }
 
 export interface SweepServiceClient extends Client {
@@ -4451,6 +4805,36 @@ export interface SweepServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListSweepsResponse) => void,
+  ): ClientUnaryCall;
+  cancelSweep(
+    request: CancelSweepRequest,
+    callback: (error: ServiceError | null, response: CancelSweepResponse) => void,
+  ): ClientUnaryCall;
+  cancelSweep(
+    request: CancelSweepRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelSweepResponse) => void,
+  ): ClientUnaryCall;
+  cancelSweep(
+    request: CancelSweepRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelSweepResponse) => void,
+  ): ClientUnaryCall;
+  retrySweep(
+    request: RetrySweepRequest,
+    callback: (error: ServiceError | null, response: RetrySweepResponse) => void,
+  ): ClientUnaryCall;
+  retrySweep(
+    request: RetrySweepRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetrySweepResponse) => void,
+  ): ClientUnaryCall;
+  retrySweep(
+    request: RetrySweepRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetrySweepResponse) => void,
   ): ClientUnaryCall;
 }
 

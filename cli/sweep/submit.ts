@@ -1,22 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { loadSweepSpec } from '../../spec/index.js';
 import { parseFlags, usageError, type Command } from '../command.js';
-import { DEFAULT_COORDINATOR, SweepClient } from '../grpc-client.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom } from '../connection-flags.js';
+import { SweepClient } from '../grpc-client.js';
 
 const command: Command = {
-  help: `Usage: phasesweep submit SPEC.yaml [--coordinator HOST:PORT] [--json]
+  help: `Usage: phasesweep sweep submit SPEC.yaml [--json] [connection flags]
 
 Submits a sweep. Submitting the same sweep again adds only trials it does not have yet
-(new seeds or levels); trial ids are deterministic.`,
+(new seeds or levels); trial ids are deterministic.
+${CONNECTION_HELP}`,
   async run(argv, io) {
-    const { values, positionals } = parseFlags(argv, {
-      coordinator: { type: 'string', default: DEFAULT_COORDINATOR },
-      json: { type: 'boolean' },
-    });
+    const { values, positionals } = parseFlags(argv, { ...CONNECTION_FLAGS, json: { type: 'boolean' } });
     const file = positionals[0];
-    if (file === undefined) throw usageError('submit: missing SPEC.yaml');
+    if (file === undefined) throw usageError('sweep submit: missing SPEC.yaml');
     await loadSweepSpec(file); // validate locally first: errors name the file and field
-    const client = new SweepClient(values.coordinator);
+    const client = new SweepClient(connectionFrom(values));
     try {
       const r = await client.submit(await readFile(file, 'utf8'), file);
       io.stdout.write(
