@@ -78,6 +78,7 @@ describe('runTrial', () => {
   });
 
   it.each([
+    ['full batch without noise (train_acc from the next forward)', tiny({ epochs: 10, weight_decay: 0.1 })],
     [
       'full batch with input noise',
       tiny({ epochs: 10, noise: 0.2, weight_decay: 0.5, weight_decay_start_epoch: 5 }),
@@ -95,6 +96,40 @@ describe('runTrial', () => {
     const resumed = await collect(config, 'wasm', { resumeFrom: restored });
     expect(resumed.result.status).toBe('completed');
     expect(resumed.records).toEqual(whole.records.filter((r) => r.epoch > 3));
+  });
+
+  it.each([
+    ['every epoch', tiny({ epochs: 8, weight_decay: 0.1 })],
+    ['every 3 epochs, early stop', tiny({ epochs: 20, early_stop_epoch: 7 }, { every: 3 })],
+    ['divergence', tiny({ epochs: 50, lr: 1e6 })],
+  ])(
+    'gives the same events reading train_acc off the next forward as with a separate pass (%s)',
+    async (_name, config) => {
+      const reused = await collect(config, 'wasm');
+      const separate = await collect(config, 'wasm', { reuseForward: false });
+      expect(reused.result).toEqual(separate.result);
+      expect(reused.records.length).toBeGreaterThan(0);
+      expect(reused.records).toEqual(separate.records);
+    },
+  );
+
+  it('emits each event before the checkpoint that covers it, and before aborting', async () => {
+    const log: string[] = [];
+    const ctl = new AbortController();
+    const { result, records } = await collect(tiny({ epochs: 20 }, { every: 2 }), 'wasm', {
+      signal: ctl.signal,
+      checkpointEvery: 3,
+      onCheckpoint: (c) => void log.push(`checkpoint ${c.epoch}`),
+      onEpoch: (r) => {
+        log.push(`event ${r.epoch}`);
+        if (r.epoch === 4) ctl.abort();
+      },
+    });
+    expect(result).toEqual({ status: 'aborted', epochs: 5, reason: 'aborted' });
+    expect(records).toEqual([]);
+    expect(log).toEqual(['event 0', 'event 2', 'checkpoint 2', 'event 4']);
+    const separate = await collect(tiny({ epochs: 5 }, { every: 2 }), 'wasm', { reuseForward: false });
+    expect(separate.records.map((r) => r.epoch)).toEqual([0, 2, 4]);
   });
 
   it('refuses a checkpoint from another trial', async () => {
