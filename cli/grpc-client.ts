@@ -61,7 +61,7 @@ export class SweepClient {
     return new Promise((resolve, reject) =>
       this.client.submitSweep(
         { spec_text: specText, source_name: sourceName },
-        new Metadata(),
+        this.metadata(),
         this.options(),
         this.done(resolve, reject),
       ),

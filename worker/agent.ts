@@ -5,6 +5,7 @@
 // running trial so the coordinator re-leases it immediately).
 import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import {
   LeaseAction,
   TrialOutcome,
@@ -57,6 +58,12 @@ interface Running {
   lease: Lease;
   epoch: number;
   checkpointRef: string;
+  /**
+   * Until when (local monotonic ms) the lease is surely still ours: the send time of the last
+   * confirmed heartbeat plus the TTL, less a margin. Past it (a paused or partitioned worker),
+   * nothing is published until the coordinator confirms the lease again.
+   */
+  validUntil: number;
   abort: AbortController;
   /** Why it was aborted: decides the result sent (released, or nothing for a lost lease). */
   abortReason?: 'shutdown' | 'cancel' | 'lease_lost';
@@ -72,6 +79,9 @@ export class WorkerAgent {
   private trialDone: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  /** Send times of heartbeats awaiting a reply, oldest first (replies come in order). */
+  private heartbeatsSent: number[] = [];
+  private replyWaiters: (() => void)[] = [];
   /** A result not yet known to have reached a live stream: re-sent after a reconnect. */
   private unsentResult: TrialResult | undefined;
   trialsRun = 0;
@@ -132,6 +142,7 @@ export class WorkerAgent {
       call.on('data', (msg: CoordinatorMessage) => this.onMessage(msg));
       const closed = () => {
         this.welcomed = false;
+        this.heartbeatsSent = [];
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = undefined;
         if (this.call === call) this.call = undefined;
@@ -179,9 +190,13 @@ export class WorkerAgent {
     } else if (msg.lease !== undefined) {
       this.startTrial(msg.lease);
     } else if (msg.heartbeat_reply !== undefined) {
+      const sentAt = this.heartbeatsSent.shift();
       for (const d of msg.heartbeat_reply.directives) {
         const r = this.running;
         if (r === undefined || r.lease.token !== d.token) continue;
+        if (d.action === LeaseAction.LEASE_ACTION_CONTINUE && sentAt !== undefined) {
+          r.validUntil = Math.max(r.validUntil, sentAt + 0.9 * r.lease.ttl_ms);
+        }
         if (
           d.action === LeaseAction.LEASE_ACTION_CANCEL ||
           d.action === LeaseAction.LEASE_ACTION_LEASE_LOST
@@ -191,12 +206,31 @@ export class WorkerAgent {
           r.abort.abort(new Error(r.abortReason));
         }
       }
+      const waiters = this.replyWaiters;
+      this.replyWaiters = [];
+      for (const w of waiters) w();
     }
+  }
+
+  /** Waits until the coordinator confirms (or denies) the lease; false if it is not ours. */
+  private async confirmLease(r: Running): Promise<boolean> {
+    while (performance.now() > r.validUntil && !r.abort.signal.aborted && this.state === 'running') {
+      this.o.log.warn(`trial ${r.lease.trial?.trial_id}: lease unconfirmed for too long; holding events`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1_000);
+        this.replyWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+        this.sendHeartbeat();
+      });
+    }
+    return !r.abort.signal.aborted || r.abortReason === 'shutdown';
   }
 
   private sendHeartbeat(): void {
     const r = this.running;
-    this.send({
+    const sent = this.send({
       heartbeat: {
         leases: r
           ? [
@@ -204,12 +238,13 @@ export class WorkerAgent {
                 trial_id: r.lease.trial?.trial_id ?? '',
                 token: r.lease.token,
                 epoch: r.epoch,
-                checkpoint_ref: '',
+                checkpoint_ref: r.checkpointRef,
               },
             ]
           : [],
       },
     });
+    if (sent) this.heartbeatsSent.push(performance.now());
   }
 
   private startTrial(lease: Lease): void {
@@ -230,6 +265,7 @@ export class WorkerAgent {
       lease,
       epoch: 0,
       checkpointRef: lease.checkpoint_ref,
+      validUntil: performance.now() + 0.9 * lease.ttl_ms,
       abort: new AbortController(),
     };
     this.running = running;
@@ -282,6 +318,8 @@ export class WorkerAgent {
           : undefined,
         onEpoch: async (rec) => {
           r.epoch = rec.epoch + 1;
+          // Fencing on this side too: a worker that may have lost its lease writes nothing.
+          if (!(await this.confirmLease(r))) return;
           await this.sink.publish(toProbeEvent(ctx, rec.epoch, rec.probes, Date.now()));
           // Training is synchronous between epochs: yield a macrotask turn so heartbeats,
           // stream writes and cancellations get through on time.
