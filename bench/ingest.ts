@@ -1,36 +1,115 @@
 // Ingest benchmark: probe events through the real publisher, JetStream, ingester and ClickHouse.
 // Prints one JSON object. Uses NATS_URL / CLICKHOUSE_URL when set, else starts its own servers
-// with scripts/services.sh. Knobs (env): EVENTS, TRIALS, BATCH, RATE (events/s of the paced phase),
-// FORMAT (RowBinary | JSONEachRow), PUBLISHERS (publisher connections), INGESTERS,
-// EVENTS_PER_MESSAGE (probe events of one trial packed per NATS message; 1 = one event each).
+// with scripts/services.sh. The ingesters run in worker threads (in production they are
+// separate processes from the workers that publish). Knobs (env): EVENTS, TRIALS, BATCH,
+// RATE (events/s of the paced phase), FORMAT (RowBinary | JSONEachRow), PUBLISHERS,
+// INGESTERS, EVENTS_PER_MESSAGE (probe events of one trial per NATS message; 1 = one each).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { ProbeEvent } from '../proto/index.js';
 import {
   createIngester,
   createNatsEventPublisher,
   type EventPublisher,
-  type Ingester,
   type InsertFormat,
 } from '../pipeline/index.js';
-import { PROBE_NAMES } from '../spec/probes.js';
 
 const env = (name: string, fallback: number) => {
   const v = process.env[name];
   return v === undefined || v === '' ? fallback : Number(v);
 };
 
-const EVENTS = env('EVENTS', 300_000);
+const EVENTS = env('EVENTS', 500_000);
 const TRIALS = env('TRIALS', 100);
-const BATCH = env('BATCH', 10_000);
-const PUBLISHERS = env('PUBLISHERS', 2);
+const BATCH = env('BATCH', 20_000);
+const PUBLISHERS = env('PUBLISHERS', 1);
 const INGESTERS = env('INGESTERS', 1);
 const PER_MESSAGE = env('EVENTS_PER_MESSAGE', 50);
 const FORMAT = (process.env['FORMAT'] ?? 'RowBinary') as InsertFormat;
 const log = (line: string) => void process.stderr.write(`bench: ${line}\n`);
+
+interface IngesterJob {
+  natsUrl: string;
+  clickhouseUrl: string;
+  database: string;
+  prefix: string;
+}
+type FromIngester = { type: 'batch'; ingested: number; latencies: Float64Array } | { type: 'stopped' };
+
+/** Worker-thread side: one ingester, reporting each acked batch's latencies to the main thread. */
+async function ingesterThread(job: IngesterJob): Promise<void> {
+  const port = parentPort;
+  if (port === null) return;
+  const ingester = await createIngester({
+    ...job,
+    batchSize: BATCH,
+    batchDelayMs: 100,
+    insertFormat: FORMAT,
+    log: process.env['VERBOSE'] === '1' ? log : () => undefined,
+    onBatch: (b) => {
+      const latencies = Float64Array.from(b.eventTimesMs, (t) => b.ackedAtMs - t);
+      const msg: FromIngester = { type: 'batch', ingested: ingester.stats.ingested, latencies };
+      port.postMessage(msg, [latencies.buffer]);
+    },
+  });
+  port.once('message', () => void ingester.shutdown());
+  await ingester.run();
+  port.postMessage({ type: 'stopped' } satisfies FromIngester);
+}
+
+class IngesterPool {
+  private readonly counts: number[];
+  /** Where latencies go; each phase swaps in its own array. */
+  sink: number[] = [];
+  private readonly stopped: Array<Promise<void>> = [];
+
+  constructor(job: IngesterJob) {
+    this.counts = new Array<number>(INGESTERS).fill(0);
+    this.workers = Array.from({ length: INGESTERS }, (_, k) => {
+      const w = new Worker(new URL(import.meta.url), { workerData: job });
+      this.stopped.push(
+        new Promise((resolve, reject) => {
+          w.on('message', (m: FromIngester) => {
+            if (m.type === 'stopped') resolve();
+            else {
+              this.counts[k] = m.ingested;
+              for (const v of m.latencies) this.sink.push(v);
+            }
+          });
+          w.on('error', (err) => {
+            this.failed = err;
+            reject(err);
+          });
+        }),
+      );
+      return w;
+    });
+  }
+
+  private readonly workers: Worker[];
+  private failed: Error | undefined;
+
+  get ingested(): number {
+    return this.counts.reduce((a, b) => a + b, 0);
+  }
+
+  async waitFor(target: number): Promise<void> {
+    while (this.ingested < target) {
+      if (this.failed !== undefined) throw this.failed;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.workers) w.postMessage('stop');
+    await Promise.all(this.stopped);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
 
 function servers(): { natsUrl: string; clickhouseUrl: string; stop: () => void } {
   const natsUrl = process.env['NATS_URL'];
@@ -52,20 +131,42 @@ function servers(): { natsUrl: string; clickhouseUrl: string; stop: () => void }
   };
 }
 
+// Probe values come from a table so that generating events costs the benchmark next to nothing.
+const VALUES = Float64Array.from({ length: 4096 }, (_, i) => Math.sin(i) * 10);
+const TRIAL_IDS = Array.from({ length: TRIALS }, (_, t) => `trial-${String(t).padStart(4, '0')}`);
+
 function event(sweep: string, i: number): ProbeEvent {
-  const e: ProbeEvent = {
+  const v = (k: number) => VALUES[(i + k) & 4095];
+  return {
     sweep_id: sweep,
-    trial_id: `trial-${String(i % TRIALS).padStart(4, '0')}`,
+    trial_id: TRIAL_IDS[i % TRIALS] ?? '',
     attempt: 1,
     epoch: Math.floor(i / TRIALS),
     seed: i % TRIALS,
     time_ms: Date.now(),
     engine: 'tfjs',
     backend: 'wasm',
-    worker_id: `w${i % 8}`,
+    worker_id: 'w1',
+    loss: v(0),
+    train_acc: v(1),
+    val_loss: v(2),
+    val_acc: v(3),
+    grad_norm: v(4),
+    grad_norm_total: v(5),
+    emb_norm: v(6),
+    drift: v(7),
+    rel_drift: v(8),
+    stability: v(9),
+    mean_pairwise_cos: v(10),
+    top5_sv_share: v(11),
+    eff_rank: v(12),
+    spectral_entropy: v(13),
+    stable_rank: v(14),
+    grad_drift_ratio: v(15),
+    cka_prev: v(16),
+    noise_sensitivity: v(17),
+    cluster_purity: v(18),
   };
-  for (const [k, p] of PROBE_NAMES.entries()) e[p] = Math.sin(i + k);
-  return e;
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -73,49 +174,12 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
-interface Phase {
-  events: number;
-  seconds: number;
-  latencies: number[];
+function latency(values: number[]): { p50: number; p99: number } {
+  const sorted = Float64Array.from(values).sort();
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 
-/** Where the ingesters' per-event latencies go; each phase swaps in its own array. */
-let latencySink: number[] = [];
-
-async function startIngesters(
-  natsUrl: string,
-  clickhouseUrl: string,
-  database: string,
-  prefix: string,
-): Promise<Ingester[]> {
-  const ingesters: Ingester[] = [];
-  for (let i = 0; i < INGESTERS; i++) {
-    ingesters.push(
-      await createIngester({
-        natsUrl,
-        clickhouseUrl,
-        database,
-        prefix,
-        batchSize: BATCH,
-        batchDelayMs: 100,
-        insertFormat: FORMAT,
-        log: process.env['VERBOSE'] === '1' ? log : () => undefined,
-        onBatch: (b) => {
-          for (const t of b.eventTimesMs) latencySink.push(b.ackedAtMs - t);
-        },
-      }),
-    );
-  }
-  return ingesters;
-}
-
-const ingested = (ingesters: Ingester[]) => ingesters.reduce((n, g) => n + g.stats.ingested, 0);
-
-async function waitIngested(ingesters: Ingester[], target: number): Promise<void> {
-  while (ingested(ingesters) < target) await new Promise((r) => setTimeout(r, 20));
-}
-
-/** Publishes `count` events from several publishers, optionally paced to `rate` events/s. */
+/** Publishes `count` events spread over the publishers, optionally paced to `rate` events/s. */
 async function publish(
   publishers: EventPublisher[],
   sweep: string,
@@ -127,9 +191,8 @@ async function publish(
   await Promise.all(
     publishers.map(async (p, k) => {
       for (let i = from + k; i < from + count; i += publishers.length) {
-        if (rate !== undefined && (i - from) % 1000 < publishers.length) {
-          const due = start + ((i - from) / rate) * 1000;
-          const wait = due - Date.now();
+        if (rate !== undefined && (i - from) % 500 < publishers.length) {
+          const wait = start + ((i - from) / rate) * 1000 - Date.now();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         }
         await p.publishProbe(event(sweep, i));
@@ -142,15 +205,14 @@ async function publish(
 async function main(): Promise<void> {
   const { natsUrl, clickhouseUrl, stop } = servers();
   const tag = randomBytes(3).toString('hex');
-  const prefix = `bench_${tag}`;
-  const database = `bench_${tag}`;
+  const job: IngesterJob = { natsUrl, clickhouseUrl, database: `bench_${tag}`, prefix: `bench_${tag}` };
   const sweep = `sweep-${tag}`;
   try {
     const publishers = await Promise.all(
       Array.from({ length: PUBLISHERS }, () =>
         createNatsEventPublisher({
           natsUrl,
-          prefix,
+          prefix: job.prefix,
           maxBatch: 5000,
           maxBuffered: 100_000,
           maxEventsPerMessage: PER_MESSAGE,
@@ -159,68 +221,59 @@ async function main(): Promise<void> {
       ),
     );
 
-    // 1. Publish a backlog with no ingester: the publisher's own rate.
+    // 1. A backlog with no ingester running: the publishers' own rate.
     let t0 = performance.now();
     await publish(publishers, sweep, 0, EVENTS);
     const publishSeconds = (performance.now() - t0) / 1000;
     log(`published ${EVENTS} in ${publishSeconds.toFixed(2)} s`);
 
-    // 2. Drain the backlog: the ingester's own rate (NATS → ClickHouse).
-    const ingesters = await startIngesters(natsUrl, clickhouseUrl, database, prefix);
+    // 2. Drain it: the ingesters' own rate (NATS → ClickHouse).
     t0 = performance.now();
-    const runs = ingesters.map((g) => g.run());
-    await waitIngested(ingesters, EVENTS);
-    const drain: Phase = { events: EVENTS, seconds: (performance.now() - t0) / 1000, latencies: [] };
-    log(`drained ${EVENTS} in ${drain.seconds.toFixed(2)} s`);
+    const pool = new IngesterPool(job);
+    await pool.waitFor(EVENTS);
+    const drainSeconds = (performance.now() - t0) / 1000;
+    log(`drained ${EVENTS} in ${drainSeconds.toFixed(2)} s`);
 
-    // 3. End to end at full speed: publishers and ingesters together.
-    latencySink = [];
+    // 3. End to end at full speed: publishing and ingesting at once.
+    pool.sink = [];
     t0 = performance.now();
     await publish(publishers, sweep, EVENTS, EVENTS);
-    await waitIngested(ingesters, 2 * EVENTS);
-    const e2e: Phase = { events: EVENTS, seconds: (performance.now() - t0) / 1000, latencies: latencySink };
-    log(`end to end ${EVENTS} in ${e2e.seconds.toFixed(2)} s`);
+    await pool.waitFor(2 * EVENTS);
+    const e2eSeconds = (performance.now() - t0) / 1000;
+    const e2eLatency = latency(pool.sink);
+    log(`end to end ${EVENTS} in ${e2eSeconds.toFixed(2)} s`);
 
-    // 4. Paced: a steady rate below capacity, where latency means latency and not backlog.
-    const rate = env('RATE', Math.round(0.7 * Math.min(EVENTS / e2e.seconds, 200_000)));
+    // 4. Paced below capacity, where latency is latency and not a growing backlog.
+    const rate = env('RATE', Math.round(0.8 * Math.min(EVENTS / e2eSeconds, 250_000)));
     const pacedCount = Math.min(EVENTS, rate * 10);
-    latencySink = [];
+    pool.sink = [];
     t0 = performance.now();
     await publish(publishers, sweep, 2 * EVENTS, pacedCount, rate);
-    await waitIngested(ingesters, 2 * EVENTS + pacedCount);
-    const paced: Phase = {
-      events: pacedCount,
-      seconds: (performance.now() - t0) / 1000,
-      latencies: latencySink,
-    };
-    log(`paced ${pacedCount} at ${rate}/s in ${paced.seconds.toFixed(2)} s`);
+    log(
+      `paced publishing done in ${((performance.now() - t0) / 1000).toFixed(2)} s; ingested ${pool.ingested - 2 * EVENTS}`,
+    );
+    await pool.waitFor(2 * EVENTS + pacedCount);
+    const pacedLatency = latency(pool.sink);
+    log(`paced ${pacedCount} at ${rate}/s in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 
-    await Promise.all(ingesters.map((g) => g.shutdown()));
-    await Promise.all(runs);
+    await pool.stop();
     await Promise.all(publishers.map((p) => p.close()));
-
-    const lat = (p: Phase) => {
-      const sorted = Float64Array.from(p.latencies).sort();
-      return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
-    };
-    const e2eLat = lat(e2e);
-    const pacedLat = lat(paced);
     process.stdout.write(
       `${JSON.stringify(
         {
-          events_per_s: Math.round(e2e.events / e2e.seconds),
-          latency_p50_ms: pacedLat.p50,
-          latency_p99_ms: pacedLat.p99,
-          latency_rate_events_per_s: rate,
-          full_speed_latency_p50_ms: e2eLat.p50,
-          full_speed_latency_p99_ms: e2eLat.p99,
-          publish_events_per_s: Math.round(EVENTS / publishSeconds),
-          ingest_drain_events_per_s: Math.round(drain.events / drain.seconds),
+          events_per_s: Math.round(EVENTS / e2eSeconds),
+          latency_p50_ms: pacedLatency.p50,
+          latency_p99_ms: pacedLatency.p99,
+          latency_at_events_per_s: rate,
+          full_speed_latency_p50_ms: e2eLatency.p50,
+          full_speed_latency_p99_ms: e2eLatency.p99,
+          publish_only_events_per_s: Math.round(EVENTS / publishSeconds),
+          ingest_only_events_per_s: Math.round(EVENTS / drainSeconds),
           events: EVENTS,
           trials: TRIALS,
           batch: BATCH,
-          publishers: PUBLISHERS,
           events_per_message: PER_MESSAGE,
+          publishers: PUBLISHERS,
           ingesters: INGESTERS,
           format: FORMAT,
           cores: cpus().length,
@@ -234,7 +287,16 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+if (isMainThread) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+} else {
+  ingesterThread(workerData as IngesterJob).catch((err: unknown) => {
+    process.stderr.write(
+      `bench ingester: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  });
+}

@@ -58,7 +58,7 @@ export class ClickHouseSink {
     await this.client.insert({
       table: this.table(table),
       columns: [...columns] as [string, ...string[]],
-      values: rows as object[],
+      values: rows,
       format: 'JSONEachRow',
       ...(signal === undefined ? {} : { abort_signal: signal }),
     });

@@ -54,6 +54,8 @@ export interface Ingester {
   readonly stats: Readonly<IngesterStats>;
 }
 
+const PULL_MAX_MESSAGES = 1024;
+
 type IngesterState = 'INITIALIZED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
 
 type Settings = Required<Omit<IngesterOptions, 'signal' | 'onBatch'>> &
@@ -109,7 +111,11 @@ class JetStreamIngester implements Ingester {
   private async consume(): Promise<void> {
     const names = streamNames(this.o.prefix);
     const consumer = await jetstream(this.nc).consumers.get(names.events, names.ingestConsumer);
-    const messages = await consumer.consume({ max_messages: this.o.batchSize });
+    // Small pulls, refilled as they drain: one pull of thousands of packed messages overruns the
+    // server's per-connection write buffer (64 MiB), which drops them as a slow consumer until
+    // ack_wait redelivers. (Byte-bounded pulls stall against nats-server 2.9: the client and the
+    // server count bytes differently and the client waits for bytes that never come.)
+    const messages = await consumer.consume({ max_messages: Math.min(this.o.batchSize, PULL_MAX_MESSAGES) });
     this.messages = messages;
     // shutdown() may have run while we were connecting.
     if (!this.isRunning()) await messages.close();

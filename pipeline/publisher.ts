@@ -1,13 +1,15 @@
 // Publishes probe and trial events to JetStream without making training wait: events go into
 // a bounded buffer that a background pump drains in batches; when NATS is unreachable they go
 // to a bounded spill file and are replayed later. Callers wait only when the bound is reached.
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { ProbeEvent, TrialEvent } from '../proto/index.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { AckedPublisher } from './acked-publish.js';
+import { TrialEvent, type ProbeEvent } from '../proto/index.js';
+import { encodeProbeEvent } from './probe-codec.js';
 import { errorMessage, PhasesweepError } from '../spec/errors.js';
 import { SpillFile } from './spill-file.js';
 import { ensureStreams } from './streams.js';
-import { BATCH_HEADER, packMessages, type OutboundMessage } from './outbound.js';
+import { packMessages, type OutboundMessage } from './outbound.js';
 import { DEFAULT_PREFIX, eventSubject, probeMsgId, trialMsgId, validatePrefix } from './subjects.js';
 
 export interface NatsEventPublisherOptions {
@@ -18,7 +20,7 @@ export interface NatsEventPublisherOptions {
   /** Longest an event waits in the buffer before a round starts (default 50 ms). */
   maxDelayMs?: number;
   /**
-   * Probe events of one trial packed into one message (default 1: one ProbeEvent per message).
+   * Probe events of one trial packed into one message (default 1: one ProbeEvent per message; at most 64).
    * Above 1 the stream carries ProbeEventBatch payloads marked by a header: far fewer messages
    * at high event rates; duplicates are then dropped per message, and by the stores per key.
    */
@@ -47,6 +49,7 @@ export interface EventPublisher {
 type PublisherState = 'RUNNING' | 'CLOSING' | 'CLOSED';
 
 const RETRY_MS = 1000;
+const MAX_EVENTS_PER_MESSAGE = 64;
 
 class NatsEventPublisher implements EventPublisher {
   private readonly queue: OutboundMessage[] = [];
@@ -65,7 +68,7 @@ class NatsEventPublisher implements EventPublisher {
   constructor(
     private readonly o: Required<Omit<NatsEventPublisherOptions, 'spillDir'>>,
     private nc: NatsConnection | undefined,
-    private js: JetStreamClient | undefined,
+    private js: AckedPublisher | undefined,
     private readonly spill: SpillFile | undefined,
   ) {
     this.probePrefix = `${o.prefix}.probes.`;
@@ -79,7 +82,7 @@ class NatsEventPublisher implements EventPublisher {
 
   publishProbe(e: ProbeEvent): Promise<void> {
     const subject = eventSubject(this.o.prefix, 'probes', e.sweep_id, e.trial_id);
-    return this.enqueue({ subject, msgId: probeMsgId(e), data: ProbeEvent.encode(e).finish(), count: 1 });
+    return this.enqueue({ subject, msgId: probeMsgId(e), data: encodeProbeEvent(e), count: 1 });
   }
 
   publishTrial(e: TrialEvent): Promise<void> {
@@ -156,26 +159,10 @@ class NatsEventPublisher implements EventPublisher {
   private async publishAll(batch: readonly OutboundMessage[]): Promise<OutboundMessage[]> {
     const js = this.js;
     if (js === undefined) return [...batch];
-    const results = await Promise.allSettled(
-      batch.map((m) => {
-        const opts: Parameters<JetStreamClient['publish']>[2] = {
-          msgID: m.msgId,
-          timeout: this.o.publishTimeoutMs,
-        };
-        if (m.count > 1) {
-          const h = headers();
-          h.set(BATCH_HEADER, String(m.count));
-          opts.headers = h;
-        }
-        return js.publish(m.subject, m.data, opts);
-      }),
-    );
-    const failed = batch.filter((_, i) => results[i]?.status === 'rejected');
+    const result = await js.publishRound(batch, this.o.publishTimeoutMs);
+    const failed = result.failed.map((i) => batch[i]).filter((m) => m !== undefined);
     if (failed.length > 0) {
-      const first = results.find((r) => r.status === 'rejected');
-      this.o.log(
-        `publisher: ${failed.length}/${batch.length} publishes failed (${first?.status === 'rejected' ? errorMessage(first.reason) : ''})`,
-      );
+      this.o.log(`publisher: ${failed.length}/${batch.length} publishes failed (${result.firstError ?? ''})`);
     }
     this.healthy = failed.length === 0;
     return failed;
@@ -228,7 +215,7 @@ class NatsEventPublisher implements EventPublisher {
       return;
     }
     this.nc = nc;
-    this.js = jetstream(nc, { timeout: this.o.publishTimeoutMs });
+    this.js = new AckedPublisher(nc);
     this.connected = true;
     this.healthy = true;
     this.watch(nc);
@@ -256,6 +243,7 @@ class NatsEventPublisher implements EventPublisher {
     const left = this.queue.length;
     this.state = 'CLOSED';
     if (this.timer !== undefined) clearTimeout(this.timer);
+    this.js?.close();
     await this.nc?.drain().catch(() => undefined);
     if (outcome === 'timeout' && left > 0) {
       throw new PhasesweepError(
@@ -294,7 +282,8 @@ export async function createNatsEventPublisher(o: NatsEventPublisherOptions): Pr
     natsUrl: o.natsUrl,
     prefix: validatePrefix(o.prefix ?? DEFAULT_PREFIX),
     maxBatch: o.maxBatch ?? 1000,
-    maxEventsPerMessage: Math.max(1, o.maxEventsPerMessage ?? 1),
+    // Capped so that a packed message stays near 16 KiB, which the ingester's pull sizes assume.
+    maxEventsPerMessage: Math.min(MAX_EVENTS_PER_MESSAGE, Math.max(1, o.maxEventsPerMessage ?? 1)),
     maxDelayMs: o.maxDelayMs ?? 50,
     maxBuffered: o.maxBuffered ?? 50_000,
     maxSpillBytes: o.maxSpillBytes ?? 256 * 1024 ** 2,
@@ -316,7 +305,7 @@ export async function createNatsEventPublisher(o: NatsEventPublisherOptions): Pr
     );
   }
   if (nc !== undefined) await prepareStreams(nc, opts.prefix, opts.log);
-  const js = nc === undefined ? undefined : jetstream(nc, { timeout: opts.publishTimeoutMs });
+  const js = nc === undefined ? undefined : new AckedPublisher(nc);
   const publisher = new NatsEventPublisher(opts, nc, js, spill);
   if (nc === undefined) {
     // Keep trying in the background; events spill meanwhile.

@@ -1,7 +1,6 @@
 // ClickHouse RowBinary encoding of probe and trial rows: about three times the insert rate of
 // JSONEachRow on the same server. Column order is PROBE_EVENT_COLUMNS / TRIAL_COLUMNS. Pure.
 import type { ProbeEvent, TrialEvent } from '../proto/index.js';
-import { PROBE_NAMES } from '../spec/probes.js';
 import { trialRow, unixSeconds } from './rows.js';
 
 export class RowBinaryWriter {
@@ -106,7 +105,26 @@ export function writeProbeRow(w: RowBinaryWriter, e: ProbeEvent): void {
   w.string(e.engine);
   w.string(e.backend);
   w.string(e.worker_id);
-  for (const p of PROBE_NAMES) w.nullableFloat64(e[p]);
+  // Unrolled in PROBE_NAMES order (reading by a variable key is several times slower).
+  w.nullableFloat64(e.loss);
+  w.nullableFloat64(e.train_acc);
+  w.nullableFloat64(e.val_loss);
+  w.nullableFloat64(e.val_acc);
+  w.nullableFloat64(e.grad_norm);
+  w.nullableFloat64(e.grad_norm_total);
+  w.nullableFloat64(e.emb_norm);
+  w.nullableFloat64(e.drift);
+  w.nullableFloat64(e.rel_drift);
+  w.nullableFloat64(e.stability);
+  w.nullableFloat64(e.mean_pairwise_cos);
+  w.nullableFloat64(e.top5_sv_share);
+  w.nullableFloat64(e.eff_rank);
+  w.nullableFloat64(e.spectral_entropy);
+  w.nullableFloat64(e.stable_rank);
+  w.nullableFloat64(e.grad_drift_ratio);
+  w.nullableFloat64(e.cka_prev);
+  w.nullableFloat64(e.noise_sensitivity);
+  w.nullableFloat64(e.cluster_purity);
 }
 
 export function writeTrialRow(w: RowBinaryWriter, e: TrialEvent): void {

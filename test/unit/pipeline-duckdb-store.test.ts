@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProbeEvent, TrialEvent } from '../../proto/index.js';
 import { openDuckDbStore } from '../../pipeline/index.js';
+import exportCommand from '../../cli/commands/export.js';
+import { PassThrough } from 'node:stream';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -110,5 +112,30 @@ describe('DuckDB event store', () => {
       { trial_id: 't1', loss: 1.0, time: new Date(1_700_000_000_123) },
     ]);
     check.closeSync();
+  });
+
+  it('`phasesweep export` writes both Parquet files and refuses a missing store', async () => {
+    const dir = tmp();
+    const path = join(dir, 'events.duckdb');
+    const store = await openDuckDbStore(path);
+    await store.insertProbes([probe('t1', 0, 1, 1.0), probe('t2', 0, 1, 2.0)]);
+    await store.upsertTrial(trial('running', 1));
+    await store.close();
+    const stdout = new PassThrough();
+    const chunks: string[] = [];
+    stdout.on('data', (c: Buffer) => chunks.push(c.toString()));
+    const io = { stdout, stderr: new PassThrough(), signal: new AbortController().signal };
+    const out = join(dir, 'out');
+    await exportCommand.run(['--store', path, '--parquet', out, '--sweep', 's1'], io);
+    expect(JSON.parse(chunks.join(''))).toEqual({ dir: out, probe_rows: 2, trials: 1 });
+    const check = await (await DuckDBInstance.create()).connect();
+    const reader = await check.runAndReadAll(
+      `SELECT count(*)::INTEGER AS n FROM read_parquet('${join(out, 'trials.parquet')}')`,
+    );
+    expect(reader.getRowObjectsJS()).toEqual([{ n: 1 }]);
+    check.closeSync();
+    await expect(
+      exportCommand.run(['--store', join(dir, 'missing.duckdb'), '--parquet', out], io),
+    ).rejects.toThrow(/does not exist/);
   });
 });

@@ -1,0 +1,249 @@
+// Pure parts of the pipeline: names on the wire, packing, the spill format, the fast ProbeEvent
+// encoder, RowBinary rows, message decoding, SQL quoting and retry delays.
+import { describe, expect, it } from 'vitest';
+import { ProbeEvent, ProbeEventBatch, TrialEvent } from '../../proto/index.js';
+import { PROBE_NAMES } from '../../spec/probes.js';
+import { backoffDelay } from '../../pipeline/backoff.js';
+import { quoteIdent, quoteString } from '../../pipeline/clickhouse-sql.js';
+import { decodeEventMessage } from '../../pipeline/event-decoding.js';
+import { concatAsBatch, packMessages, type OutboundMessage } from '../../pipeline/outbound.js';
+import { encodeProbeEvent } from '../../pipeline/probe-codec.js';
+import { encodeProbeRows, RowBinaryWriter } from '../../pipeline/rowbinary.js';
+import { trialVersion } from '../../pipeline/rows.js';
+import { decodeSpillRecords, encodeSpillRecords } from '../../pipeline/spill-format.js';
+import {
+  deadLetterSubject,
+  eventSubject,
+  parseEventSubject,
+  probeMsgId,
+  streamNames,
+  subjectToken,
+  validatePrefix,
+} from '../../pipeline/subjects.js';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('subjects', () => {
+  it('passes safe ids and escapes everything that could change subject matching', () => {
+    expect(subjectToken('trial-0001_a')).toBe('trial-0001_a');
+    expect(subjectToken('a.b*c>d')).toBe('a~2Eb~2Ac~3Ed');
+    expect(subjectToken('~')).toBe('~7E');
+    expect(subjectToken('é')).toBe('~C3~A9');
+    expect(() => subjectToken('')).toThrow(/empty id/);
+    const subject = eventSubject('ps', 'probes', 'sw.1', 't 2');
+    expect(subject).toBe('ps.probes.sw~2E1.t~202');
+    expect(parseEventSubject('ps', subject)).toEqual({
+      kind: 'probes',
+      sweepToken: 'sw~2E1',
+      trialToken: 't~202',
+    });
+    expect(parseEventSubject('ps', 'ps.other.a.b')).toBeUndefined();
+    expect(parseEventSubject('ps', 'ps.probes.a')).toBeUndefined();
+    expect(deadLetterSubject('ps', subject)).toBe('ps.deadletter.probes.sw~2E1.t~202');
+  });
+
+  it('validates prefixes and derives stream names from them', () => {
+    expect(validatePrefix('org.phasesweep')).toBe('org.phasesweep');
+    for (const bad of ['', 'a..b', 'a.*', 'a b', '.a']) expect(() => validatePrefix(bad)).toThrow(/prefix/);
+    expect(streamNames('org.ps-1')).toMatchObject({
+      events: 'ORG_PS-1_EVENTS',
+      deadLetters: 'ORG_PS-1_DEADLETTER',
+      eventSubjects: ['org.ps-1.probes.>', 'org.ps-1.trials.>'],
+    });
+    expect(probeMsgId({ sweep_id: 's', trial_id: 't', attempt: 2, epoch: 7 })).toBe('s:t:2:7');
+  });
+});
+
+function randomEvent(rand: () => number, i: number): ProbeEvent {
+  const e = ProbeEvent.fromPartial({
+    sweep_id: i % 5 === 0 ? '' : `sweep-${i}`,
+    trial_id: i % 7 === 0 ? 'ü'.repeat(70) : `t${i}`,
+    attempt: i % 3,
+    epoch: Math.floor(rand() * 100_000),
+    seed: Math.floor(rand() * 2 ** 32),
+    time_ms: 1_700_000_000_000 + Math.floor(rand() * 1e9),
+    engine: 'tfjs',
+    backend: i % 2 === 0 ? 'wasm' : '',
+    worker_id: `w${i}`,
+  });
+  for (const p of PROBE_NAMES) {
+    const r = rand();
+    if (r < 0.3) continue;
+    e[p] = r < 0.35 ? Number.NaN : r < 0.4 ? -0 : (rand() - 0.5) * 1e6;
+  }
+  return e;
+}
+
+describe('fast ProbeEvent encoder', () => {
+  it('produces exactly the generated encoder’s bytes', () => {
+    const rand = lcg(42);
+    for (let i = 0; i < 500; i++) {
+      const e = randomEvent(rand, i);
+      expect(Buffer.from(encodeProbeEvent(e)).equals(Buffer.from(ProbeEvent.encode(e).finish()))).toBe(true);
+    }
+  });
+
+  it('returns an independent copy each time', () => {
+    const a = encodeProbeEvent(ProbeEvent.fromPartial({ sweep_id: 'a', loss: 1 }));
+    encodeProbeEvent(ProbeEvent.fromPartial({ sweep_id: 'b', loss: 2 }));
+    expect(ProbeEvent.decode(a)).toMatchObject({ sweep_id: 'a', loss: 1 });
+  });
+});
+
+function single(subject: string, msgId: string, data: Uint8Array): OutboundMessage {
+  return { subject, msgId, data, count: 1 };
+}
+
+describe('packing', () => {
+  it('groups probe events by trial subject, in order, and leaves trial events alone', () => {
+    const ev = (trial: string, epoch: number) =>
+      single(
+        `p.probes.s.${trial}`,
+        `s:${trial}:1:${epoch}`,
+        encodeProbeEvent(ProbeEvent.fromPartial({ sweep_id: 's', trial_id: trial, epoch })),
+      );
+    const trial = single('p.trials.s.a', 's:a:1:running', new Uint8Array([1]));
+    const batch = [ev('a', 0), ev('b', 0), trial, ev('a', 1), ev('a', 2), ev('b', 1)];
+    const packed = packMessages(batch, 2, (m) => m.subject.startsWith('p.probes.'));
+    expect(packed.map((p) => [p.message.subject, p.message.msgId, p.message.count])).toEqual([
+      ['p.trials.s.a', 's:a:1:running', 1],
+      ['p.probes.s.a', 's:a:1:0..s:a:1:1', 2],
+      ['p.probes.s.a', 's:a:1:2', 1],
+      ['p.probes.s.b', 's:b:1:0..s:b:1:1', 2],
+    ]);
+    const first = packed[1]?.message;
+    expect(ProbeEventBatch.decode(first?.data ?? new Uint8Array()).events.map((e) => e.epoch)).toEqual([
+      0, 1,
+    ]);
+    expect(packMessages(batch, 1, () => true).map((p) => p.message)).toEqual(batch);
+  });
+
+  it('concatenates encoded events into a ProbeEventBatch, long ones included', () => {
+    const events = [
+      ProbeEvent.fromPartial({ sweep_id: 'x'.repeat(300), loss: 1 }),
+      ProbeEvent.fromPartial({ trial_id: 't' }),
+    ];
+    const bytes = concatAsBatch(events.map((e) => ProbeEvent.encode(e).finish()));
+    expect(Buffer.from(bytes).equals(Buffer.from(ProbeEventBatch.encode({ events }).finish()))).toBe(true);
+  });
+});
+
+describe('spill format', () => {
+  it('round-trips records and ignores a torn tail', () => {
+    const messages = [
+      { subject: 'p.probes.s.t', msgId: 's:t:1:0', data: new Uint8Array([1, 2, 3]), count: 1 },
+      { subject: 'p.probes.s.ü', msgId: 'id', data: new Uint8Array(0), count: 7 },
+    ];
+    const buf = encodeSpillRecords(messages);
+    expect(decodeSpillRecords(buf)).toEqual({ messages, tornBytes: 0 });
+    const torn = decodeSpillRecords(buf.subarray(0, buf.length - 1));
+    expect(torn.messages).toEqual(messages.slice(0, 1));
+    expect(torn.tornBytes).toBeGreaterThan(0);
+    expect(decodeSpillRecords(Buffer.alloc(0))).toEqual({ messages: [], tornBytes: 0 });
+  });
+});
+
+describe('RowBinary', () => {
+  it('lays out a probe row as ClickHouse expects', () => {
+    const e = ProbeEvent.fromPartial({
+      sweep_id: 's',
+      trial_id: 'tt',
+      attempt: 2,
+      epoch: 3,
+      seed: 4,
+      time_ms: 5_000_123,
+      loss: 0.5,
+      rel_drift: Number.POSITIVE_INFINITY,
+    });
+    const row = encodeProbeRows([e]);
+    const expected = Buffer.concat([
+      Buffer.from([1, 0x73, 2, 0x74, 0x74]),
+      Buffer.from([2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0]),
+      Buffer.from([5000 & 0xff, 5000 >> 8, 0, 0]), // time: unix seconds
+      Buffer.from([0xbb, 0x4b, 0x4c, 0, 0, 0, 0, 0]), // time_ms 5 000 123 as UInt64 LE
+      Buffer.from([0, 0, 0]), // engine, backend, worker_id: empty strings
+      Buffer.concat(
+        PROBE_NAMES.map((p) => {
+          if (p !== 'loss') return Buffer.from([1]); // null (∞ included)
+          const b = Buffer.alloc(9);
+          b.writeDoubleLE(0.5, 1);
+          return b;
+        }),
+      ),
+    ]);
+    expect(row.toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('writes long strings with a multi-byte length and grows its buffer', () => {
+    const w = new RowBinaryWriter(4);
+    const long = 'é'.repeat(100); // 200 bytes
+    w.string(long);
+    w.stringArray(['a', 'b']);
+    const out = w.bytes();
+    expect([...out.subarray(0, 2)]).toEqual([(200 & 0x7f) | 0x80, 1]);
+    expect(out.subarray(2, 202).toString('utf8')).toBe(long);
+    expect([...out.subarray(202)]).toEqual([2, 1, 0x61, 1, 0x62]);
+  });
+});
+
+describe('decoding messages from the stream', () => {
+  const probe = ProbeEvent.fromPartial({ sweep_id: 'a.b', trial_id: 't1', epoch: 1 });
+  const subject = eventSubject('p', 'probes', 'a.b', 't1');
+
+  it('accepts events whose ids match their subject, bare or packed', () => {
+    expect(decodeEventMessage('p', subject, ProbeEvent.encode(probe).finish())).toEqual({
+      kind: 'probes',
+      events: [probe],
+    });
+    const packed = ProbeEventBatch.encode({ events: [probe, { ...probe, epoch: 2 }] }).finish();
+    const d = decodeEventMessage('p', subject, packed, true);
+    expect(d.kind === 'probes' && d.events.map((e) => e.epoch)).toEqual([1, 2]);
+    const trial = TrialEvent.fromPartial({ sweep_id: 'a.b', trial_id: 't1', status: 'running' });
+    expect(
+      decodeEventMessage('p', eventSubject('p', 'trials', 'a.b', 't1'), TrialEvent.encode(trial).finish()),
+    ).toEqual({ kind: 'trial', event: trial });
+  });
+
+  it('calls garbage, misrouted and empty payloads poison', () => {
+    const reasons = [
+      decodeEventMessage('p', subject, new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f])),
+      decodeEventMessage('p', subject, ProbeEvent.encode({ ...probe, trial_id: 't2' }).finish()),
+      decodeEventMessage('p', subject, new Uint8Array(0)),
+      decodeEventMessage('p', subject, new Uint8Array(0), true),
+      decodeEventMessage('p', 'p.unknown.a.b', new Uint8Array(0)),
+    ].map((d) => (d.kind === 'poison' ? d.reason : d.kind));
+    expect(reasons[0]).toMatch(/undecodable probes payload/);
+    expect(reasons[1]).toMatch(/do not match subject/);
+    expect(reasons[2]).toMatch(/do not match subject/);
+    expect(reasons[3]).toMatch(/empty probe event batch/);
+    expect(reasons[4]).toMatch(/unexpected subject/);
+  });
+});
+
+describe('SQL quoting, versions and backoff', () => {
+  it('quotes identifiers only when valid, and escapes string literals', () => {
+    expect(quoteIdent('ps_db1')).toBe('`ps_db1`');
+    for (const bad of ['a`b', '1abc', 'a-b', 'a b', '', 'x'.repeat(64)])
+      expect(() => quoteIdent(bad)).toThrow();
+    expect(quoteString("it's \\ fine")).toBe("'it\\'s \\\\ fine'");
+  });
+
+  it('orders trial versions by attempt, then terminal over running', () => {
+    expect(trialVersion(1, 'completed')).toBeGreaterThan(trialVersion(1, 'running'));
+    expect(trialVersion(1, 'released')).toBeGreaterThan(trialVersion(1, 'running'));
+    expect(trialVersion(2, 'leased')).toBeGreaterThan(trialVersion(1, 'failed'));
+  });
+
+  it('backs off exponentially with jitter inside [ceiling/2, ceiling], capped', () => {
+    expect(backoffDelay(0)).toBe(0);
+    expect(backoffDelay(1, { baseMs: 100, maxMs: 1000 }, () => 0)).toBe(50);
+    expect(backoffDelay(3, { baseMs: 100, maxMs: 1000 }, () => 1)).toBe(400);
+    expect(backoffDelay(50, { baseMs: 100, maxMs: 1000 }, () => 0.5)).toBe(750);
+  });
+});
