@@ -1,8 +1,22 @@
 // `npm run bench:engine`: milliseconds per epoch of the model on each engine that starts
-// here, training step and probes timed apart, at three standard sizes. Prints JSON.
+// here, training step and probes timed apart (probes also by part), at three standard sizes.
+// Prints JSON.
 import { parseArgs } from 'node:util';
 import { TrialConfig } from '../spec/index.js';
-import { createEngine, runTrial, type Engine, type EpochTiming } from '../worker/training/index.js';
+import {
+  clusterPurity,
+  linearCka,
+  meanPairwiseCos,
+  singularValues,
+  toDense,
+} from '../worker/probes/index.js';
+import {
+  createEngine,
+  runTrial,
+  type Engine,
+  type EpochTiming,
+  type ProbePart,
+} from '../worker/training/index.js';
 
 interface Size {
   name: string;
@@ -41,6 +55,35 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+const round = (x: number): number => Number(x.toFixed(1));
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+/** Steady-state cost of each matrix probe on an embedding of this size (ms, median of 5). */
+function matrixProbeParts(s: Size): Record<string, number> {
+  let seed = 1;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5;
+  const w = toDense(Float32Array.from({ length: s.V * s.d }, rand), s.d);
+  const wPrev = toDense(Float32Array.from({ length: s.V * s.d }, rand), s.d);
+  const clusters = Int32Array.from({ length: s.V }, (_, i) => i % 4);
+  const parts: Record<string, () => unknown> = {
+    singular_values: () => singularValues(w),
+    cka_prev: () => linearCka(w, wPrev),
+    cluster_purity: () => clusterPurity(w, clusters),
+    mean_pairwise_cos: () => meanPairwiseCos(w),
+  };
+  const out: Record<string, number> = {};
+  for (const [name, f] of Object.entries(parts)) {
+    const ts: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const t = performance.now();
+      f();
+      ts.push(performance.now() - t);
+    }
+    out[name] = Number(median(ts.slice(3)).toFixed(2));
+  }
+  return out;
+}
+
 async function benchOne(engine: Engine, s: Size, epochs: number) {
   const timings: EpochTiming[] = [];
   const result = await runTrial({
@@ -52,11 +95,25 @@ async function benchOne(engine: Engine, s: Size, epochs: number) {
   });
   // The first epoch pays for kernel compilation and heap growth: not steady state.
   const steady = timings.slice(1);
+  const train = median(steady.map((t) => t.trainMs));
+  const probe = median(steady.map((t) => t.probeMs));
+  const parts: Partial<Record<ProbePart, number>> = {};
+  for (const part of ['matrix', 'val', 'noise', 'train_acc'] as const) {
+    parts[part] = round(sum(steady.map((t) => t.probeParts?.[part] ?? 0)) / steady.length);
+  }
   return {
     status: result.status,
-    ms_per_epoch: Number(median(steady.map((t) => t.trainMs)).toFixed(1)),
-    probe_ms_per_epoch: Number(median(steady.map((t) => t.probeMs)).toFixed(1)),
-    first_epoch_ms: Number(((timings[0]?.trainMs ?? 0) + (timings[0]?.probeMs ?? 0)).toFixed(1)),
+    ms_per_epoch: round(train),
+    probe_ms_per_epoch: round(probe),
+    /** Median probe time over median training time: the steady-state cost of probing. */
+    probe_overhead_pct: round((100 * probe) / train),
+    /** Means over the timed epochs, including the one extra train_acc pass after the last. */
+    probe_overhead_pct_mean: round(
+      (100 * sum(steady.map((t) => t.probeMs))) / sum(steady.map((t) => t.trainMs)),
+    ),
+    probe_parts_ms_mean: parts,
+    matrix_probe_parts_ms: matrixProbeParts(s),
+    first_epoch_ms: round((timings[0]?.trainMs ?? 0) + (timings[0]?.probeMs ?? 0)),
   };
 }
 

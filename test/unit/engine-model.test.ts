@@ -11,6 +11,7 @@ import {
   uploadBatch,
   type ParamMap,
 } from '../../worker/training/model.js';
+import { transpose2d } from '../../worker/training/tf-ops.js';
 
 describe('model fast paths', () => {
   it.each(['wasm', 'cpu'])(
@@ -38,4 +39,19 @@ describe('model fast paths', () => {
       expect(Array.from(plain)).not.toEqual(new Array(plain.length).fill(0));
     },
   );
+});
+
+describe('transpose2d', () => {
+  it.each([
+    [16384, 64],
+    [1024, 256],
+    [520, 12],
+    [300, 7],
+    [8, 3],
+  ])('equals tf.transpose exactly for %i×%i on wasm', async (n, m) => {
+    await createEngine('wasm');
+    const x = tf.randomNormal<tf.Rank.R2>([n, m]);
+    expect(Array.from(transpose2d(x).dataSync())).toEqual(Array.from(tf.transpose(x).dataSync()));
+    expect(transpose2d(x).shape).toEqual([m, n]);
+  });
 });

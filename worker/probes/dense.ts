@@ -49,17 +49,46 @@ export function distance(a: Float64Array, b: Float64Array): number {
   return Math.sqrt(s);
 }
 
-/** Aᵀ·B (cols×cols) for two matrices with the same shape. */
+/** Σ x[xo+i]·y[yo+i] for i < n, four partial sums: V8 keeps them in registers and overlaps them. */
+export function dotAt(x: Float64Array, xo: number, y: Float64Array, yo: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += x[xo + i]! * y[yo + i]!;
+    s1 += x[xo + i + 1]! * y[yo + i + 1]!;
+    s2 += x[xo + i + 2]! * y[yo + i + 2]!;
+    s3 += x[xo + i + 3]! * y[yo + i + 3]!;
+  }
+  for (; i < n; i++) s0 += x[xo + i]! * y[yo + i]!;
+  return s0 + s1 + (s2 + s3);
+}
+
+/** The columns of a row-major matrix as contiguous runs (its transpose, row-major). */
+function columnsOf(a: Dense): Float64Array {
+  const { rows, cols } = a;
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) out[j * rows + r] = a.data[r * cols + j]!;
+  return out;
+}
+
+/**
+ * Aᵀ·B (cols×cols) for two matrices with the same shape, as dot products of contiguous
+ * columns (no stores in the inner loop); AᵀA is computed once per pair and mirrored, so it
+ * is exactly symmetric.
+ */
 export function crossGram(a: Dense, b: Dense): Float64Array {
   const { rows, cols } = a;
+  const at = columnsOf(a);
+  const bt = a === b ? at : columnsOf(b);
   const out = new Float64Array(cols * cols);
-  for (let r = 0; r < rows; r++) {
-    const off = r * cols;
-    for (let j = 0; j < cols; j++) {
-      const x = a.data[off + j]!;
-      if (x === 0) continue;
-      const o = j * cols;
-      for (let k = 0; k < cols; k++) out[o + k] = out[o + k]! + x * b.data[off + k]!;
+  for (let j = 0; j < cols; j++) {
+    for (let k = a === b ? j : 0; k < cols; k++) {
+      const v = dotAt(at, j * rows, bt, k * rows, rows);
+      out[j * cols + k] = v;
+      if (a === b) out[k * cols + j] = v;
     }
   }
   return out;

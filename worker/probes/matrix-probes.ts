@@ -6,6 +6,7 @@ import {
   crossGram,
   distance,
   dot,
+  dotAt,
   frobenius,
   toDense,
   unitRows,
@@ -73,9 +74,7 @@ export function clusterPurity(w: Dense, clusters: ArrayLike<number>): number | n
     const oi = i * cols;
     for (let j = i + 1; j < rows; j++) {
       if (!nonZero[j]) continue;
-      const oj = j * cols;
-      let c = 0;
-      for (let k = 0; k < cols; k++) c += units[oi + k]! * units[oj + k]!;
+      const c = dotAt(units, oi, units, j * cols, cols);
       if (c > best[i]!) {
         best[i] = c;
         arg[i] = j;

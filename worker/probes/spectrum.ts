@@ -1,7 +1,8 @@
 // Singular values of an embedding matrix in Float64, and the spectral probes built on them.
-// For V ≥ d the d×d Gram's eigenvalues are 2–4× faster than an SVD and agree to 1e-9.
-import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
+// For V ≥ d the eigenvalues of the d×d Gram (no eigenvectors) are far cheaper than an SVD and agree to 1e-9.
+import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { crossGram, type Dense } from './dense.js';
+import { symmetricEigenvalues } from './eigen.js';
 
 /** σ_1 ≥ … ≥ σ_r, r = min(V, d). */
 export function singularValues(w: Dense): number[] {
@@ -9,13 +10,8 @@ export function singularValues(w: Dense): number[] {
   if (r === 0) return [];
   let values: number[];
   if (w.rows >= w.cols) {
-    const gram = crossGram(w, w);
-    const d = w.cols;
-    const m = new Matrix(d, d);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) m.set(i, j, gram[i * d + j]!);
-    const eig = new EigenvalueDecomposition(m, { assumeSymmetric: true });
     // Round-off can leave tiny negative eigenvalues of a PSD Gram: they are zeros.
-    values = eig.realEigenvalues.map((l) => Math.sqrt(Math.max(l, 0)));
+    values = Array.from(symmetricEigenvalues(crossGram(w, w), w.cols), (l) => Math.sqrt(Math.max(l, 0)));
   } else {
     const m = new Matrix(w.rows, w.cols);
     for (let i = 0; i < w.rows; i++) for (let j = 0; j < w.cols; j++) m.set(i, j, w.data[i * w.cols + j]!);

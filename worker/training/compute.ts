@@ -131,34 +131,30 @@ export function forwardStats(p: ParamSet, chunks: TokenBatch[], dims: ModelDims)
   });
 }
 
-export interface HeldOut {
-  valLoss: number;
-  valAcc: number;
-  noiseSensitivity: number | null;
+/** Held-out [loss, accuracy] of the current weights (after the step). */
+export function valStats(p: ParamSet, chunks: TokenBatch[], n: number, dims: ModelDims): [number, number] {
+  const s = forwardStats(p, chunks, dims);
+  const v = s.dataSync();
+  s.dispose();
+  return [v[0]! / n, v[1]! / n];
 }
 
 /**
- * Held-out loss and accuracy after the step, and the mean relative change of h(x) under the
- * fixed input-embedding perturbation `probe.noise` on the probe set: one readback.
+ * Mean relative change of h(x) under the fixed input-embedding perturbation `noise` on the
+ * probe set: two forward passes over that small subset only.
  */
-export function heldOut(
+export function noiseSensitivity(
   p: ParamSet,
-  val: { chunks: TokenBatch[]; n: number },
-  probe: { batch: TokenBatch; noise: tf.Tensor2D } | null,
+  probe: { batch: TokenBatch; noise: tf.Tensor2D },
   dims: ModelDims,
-): HeldOut {
-  const values = tf.tidy(() => {
-    const parts: tf.Tensor1D[] = [forwardStats(p, val.chunks, dims)];
-    if (probe) {
-      const map = paramMap(p);
-      const h0 = pooled(map, probe.batch, dims);
-      const h1 = pooled(map, probe.batch, dims, probe.noise);
-      const ratio = tf.div(tf.norm(tf.sub(h1, h0), 'euclidean', 1), tf.norm(h0, 'euclidean', 1));
-      parts.push(tf.reshape(tf.mean(ratio), [1]));
-    }
-    return tf.concat(parts);
+): number {
+  const value = tf.tidy(() => {
+    const map = paramMap(p);
+    const h0 = pooled(map, probe.batch, dims);
+    const h1 = pooled(map, probe.batch, dims, probe.noise);
+    return tf.mean(tf.div(tf.norm(tf.sub(h1, h0), 'euclidean', 1), tf.norm(h0, 'euclidean', 1)));
   });
-  const v = values.dataSync();
-  values.dispose();
-  return { valLoss: v[0]! / val.n, valAcc: v[1]! / val.n, noiseSensitivity: probe ? v[2]! : null };
+  const v = value.dataSync()[0]!;
+  value.dispose();
+  return v;
 }

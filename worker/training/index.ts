@@ -15,6 +15,7 @@ export {
   type RunTrialOptions,
   type TrialRunResult,
   type EpochTiming,
+  type ProbePart,
 } from './trial.js';
 export { encodeCheckpoint, decodeCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 export { generateTask, type Dataset } from './tasks.js';

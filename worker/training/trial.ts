@@ -6,7 +6,7 @@ import { canonicalJson, PhasesweepError, type ProbeValues, type TrialConfig } fr
 import { computeMatrixProbes } from '../probes/index.js';
 import { AdamW } from './adamw.js';
 import type { TrainingCheckpoint } from './checkpoint.js';
-import { forwardStats, heldOut, uploadChunks, type ParamSet } from './compute.js';
+import { forwardStats, noiseSensitivity, uploadChunks, valStats, type ParamSet } from './compute.js';
 import { useEngine, type Engine } from './engine.js';
 import {
   fullBatchGradients,
@@ -54,7 +54,11 @@ export interface EpochTiming {
   trainMs: number;
   /** Everything done only for the probes: matrix probes, held-out and probe-set passes, reads. */
   probeMs: number;
+  /** probeMs by part (ms): matrix probes, validation pass, noise-sensitivity passes, train_acc pass. */
+  probeParts?: Partial<Record<ProbePart, number>>;
 }
+
+export type ProbePart = 'matrix' | 'val' | 'noise' | 'train_acc';
 
 export interface TrialRunResult {
   status: 'completed' | 'diverged' | 'aborted';
@@ -134,12 +138,20 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   const checkpointDue = (epoch: number): boolean =>
     Boolean(opts.checkpointEvery && opts.onCheckpoint && (epoch + 1) % opts.checkpointEvery === 0);
   /** train_acc of the current weights from a forward pass of its own. */
-  const trainAccuracy = (): number => {
-    const s = forwardStats(params, train, dims);
-    const v = s.dataSync();
-    s.dispose();
-    return v[1]! / data.nTrain;
+  let parts: Partial<Record<ProbePart, number>> = {};
+  const timed = <T>(part: ProbePart, f: () => T): T => {
+    const t = performance.now();
+    const out = f();
+    parts[part] = (parts[part] ?? 0) + performance.now() - t;
+    return out;
   };
+  const trainAccuracy = (): number =>
+    timed('train_acc', () => {
+      const s = forwardStats(params, train, dims);
+      const v = s.dataSync();
+      s.dispose();
+      return v[1]! / data.nTrain;
+    });
   // The event of the last probe epoch, waiting for train_acc, and its checkpoint if one is due:
   // events always leave before the checkpoint that covers them.
   let pending: { epoch: number; probes: ProbeValues; checkpoint: boolean } | null = null;
@@ -153,23 +165,25 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   };
   /** Every probe of the epoch just stepped, except train_acc. */
   const probeValues = (step: EpochStep, wPrev: Float32Array): ProbeValues => {
-    const matrix = computeMatrixProbes({
-      W_prev: wPrev,
-      W: readMatrix(embedding),
-      G: step.gEmb!,
-      clusters: data.clusters,
-      cols: dims.d,
-    });
-    const ev = heldOut(params, { chunks: val, n: data.nVal }, probe, dims);
+    const matrix = timed('matrix', () =>
+      computeMatrixProbes({
+        W_prev: wPrev,
+        W: readMatrix(embedding),
+        G: step.gEmb!,
+        clusters: data.clusters,
+        cols: dims.d,
+      }),
+    );
+    const [valLoss, valAcc] = timed('val', () => valStats(params, val, data.nVal, dims));
     const gn = matrix.grad_norm ?? Number.NaN;
     const probes: ProbeValues = {
       loss: step.loss,
       train_acc: null,
-      val_loss: ev.valLoss,
-      val_acc: ev.valAcc,
+      val_loss: valLoss,
+      val_acc: valAcc,
       grad_norm_total: Math.sqrt(gn * gn + step.otherGradSq),
       ...matrix,
-      noise_sensitivity: ev.noiseSensitivity,
+      noise_sensitivity: timed('noise', () => noiseSensitivity(params, probe, dims)),
     };
     for (const [k, v] of Object.entries(probes)) {
       if (typeof v === 'number' && !Number.isFinite(v)) probes[k as keyof ProbeValues] = null;
@@ -186,6 +200,7 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
       const probeNow = epoch % config.probes.every === 0 || epoch === last;
       const t0 = performance.now();
       let waited = 0;
+      parts = {};
       const wPrev = probeNow ? readMatrix(embedding) : null;
       const ctx: EpochContext = { train, dims, data, epoch, probeNow, noiseRng, orderRng, config };
       let step: EpochStep;
@@ -217,12 +232,22 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
         const probes = probeValues(step, wPrev!);
         if (reuse && epoch < last) {
           pending = { epoch, probes, checkpoint: checkpointDue(epoch) };
-          opts.onTiming?.({ epoch, trainMs: t1 - t0 - waited, probeMs: performance.now() - t1 });
+          opts.onTiming?.({
+            epoch,
+            trainMs: t1 - t0 - waited,
+            probeMs: performance.now() - t1,
+            probeParts: parts,
+          });
           continue;
         }
         probes.train_acc = trainAccuracy();
         pending = { epoch, probes, checkpoint: false };
-        opts.onTiming?.({ epoch, trainMs: t1 - t0 - waited, probeMs: performance.now() - t1 });
+        opts.onTiming?.({
+          epoch,
+          trainMs: t1 - t0 - waited,
+          probeMs: performance.now() - t1,
+          probeParts: parts,
+        });
         await flush(probes.train_acc);
       } else {
         opts.onTiming?.({ epoch, trainMs: t1 - t0 - waited, probeMs: 0 });
