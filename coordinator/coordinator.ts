@@ -24,6 +24,7 @@ export interface TlsOptions {
 export interface CoordinatorOptions {
   /** host:port; port 0 picks a free one (see `address`). */
   listen: string;
+  /** Heartbeats go every TTL/3; a worker silent for 2 heartbeat intervals loses its leases. */
   leaseTtlMs?: number;
   maxFailures?: number;
   quarantineAfter?: number;
@@ -54,16 +55,22 @@ export class Coordinator {
   private readonly done = new Promise<void>((resolve) => (this.stopped = resolve));
   private pendingTrialWrites: Promise<void> = Promise.resolve();
   port = 0;
+  readonly heartbeatMs: number;
+  private readonly sweepMs: number;
 
   private constructor(private readonly options: CoordinatorOptions) {
     this.log = options.log ?? createLogger('coordinator');
     this.sinks = options.sinks ?? discardSinks;
     this.store = options.stateStore ?? memoryStateStore();
     const ttl = options.leaseTtlMs ?? 15_000;
+    // Workers heartbeat every TTL/3; one that misses 2 intervals loses its leases. The expiry
+    // sweep runs 8 times per interval, so a dead worker is detected within 2 intervals.
+    this.heartbeatMs = Math.max(1, Math.floor(ttl / 3));
+    this.sweepMs = Math.max(5, Math.floor(this.heartbeatMs / 8));
     let writer: StateWriter | undefined;
     this.scheduler = new Scheduler({
       clock: options.clock ?? monotonicClock,
-      leaseTtlMs: ttl,
+      leaseTtlMs: 2 * this.heartbeatMs - this.sweepMs,
       maxFailures: options.maxFailures ?? 3,
       quarantineAfter: options.quarantineAfter ?? 5,
       deliverLease: (deliver) => writer!.afterDurable(deliver),
@@ -82,7 +89,7 @@ export class Coordinator {
       WorkerGatewayService,
       createWorkerGateway({
         scheduler: this.scheduler,
-        heartbeatMs: Math.floor(ttl / 3),
+        heartbeatMs: this.heartbeatMs,
         coordinatorId: randomUUID(),
         onProbeEvents: (events) => this.sinks.probes(events),
         log: this.log,
@@ -135,13 +142,9 @@ export class Coordinator {
   run(): Promise<void> {
     if (this.state === 'created') {
       this.transition('running');
-      const ttl = this.scheduler.leases.ttlMs;
-      this.expiry = setInterval(
-        () => {
-          if (this.scheduler.expireLeases().length > 0) this.writer.kick();
-        },
-        Math.max(50, Math.floor(ttl / 4)),
-      );
+      this.expiry = setInterval(() => {
+        if (this.scheduler.expireLeases().length > 0) this.writer.kick();
+      }, this.sweepMs);
       this.expiry.unref();
     }
     return this.done;

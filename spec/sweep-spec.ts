@@ -28,7 +28,7 @@ export const SweepSpec = z
     description: z.string().optional(),
     sweep_seed: z.number().int().min(0).max(0xffffffff).default(0),
     seeds: z.union([
-      z.number().int().min(1).max(10000),
+      z.number().int().min(1).max(100_000),
       z.array(z.number().int().min(0).max(0xffffffff)).min(1),
     ]),
     priority: z.number().int().default(0),
