@@ -81,13 +81,26 @@ class NatsEventPublisher implements EventPublisher {
   }
 
   publishProbe(e: ProbeEvent): Promise<void> {
-    const subject = eventSubject(this.o.prefix, 'probes', e.sweep_id, e.trial_id);
-    return this.enqueue({ subject, msgId: probeMsgId(e), data: encodeProbeEvent(e), count: 1 });
+    // An invalid id (empty) rejects the promise rather than throwing at the call site.
+    let m: OutboundMessage;
+    try {
+      const subject = eventSubject(this.o.prefix, 'probes', e.sweep_id, e.trial_id);
+      m = { subject, msgId: probeMsgId(e), data: encodeProbeEvent(e), count: 1 };
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return this.enqueue(m);
   }
 
   publishTrial(e: TrialEvent): Promise<void> {
-    const subject = eventSubject(this.o.prefix, 'trials', e.sweep_id, e.trial_id);
-    return this.enqueue({ subject, msgId: trialMsgId(e), data: TrialEvent.encode(e).finish(), count: 1 });
+    let m: OutboundMessage;
+    try {
+      const subject = eventSubject(this.o.prefix, 'trials', e.sweep_id, e.trial_id);
+      m = { subject, msgId: trialMsgId(e), data: TrialEvent.encode(e).finish(), count: 1 };
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return this.enqueue(m);
   }
 
   private async enqueue(m: OutboundMessage): Promise<void> {
