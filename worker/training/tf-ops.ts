@@ -110,17 +110,48 @@ export const affineRelu = tf.customGrad((x, w, b, save) => {
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
 /**
- * Batched a [n, p, k] · b [n, k, m]. Batched products always take the wasm backend's generic
- * loop (its XNNPACK path is for batch 1 only), where transpose flags cost nothing extra, so the
- * backward uses them instead of separate Transpose kernels.
+ * Σ_j a[n, i, j]·b[n, j, q] from aT = a laid out as [i, j, n], as a depthwise convolution:
+ * channel n is sequence n, the kernel window runs over j and the channel multiplier over q.
+ * wasm runs batched matMuls in a generic scalar loop (its XNNPACK path is batch-1 only) but
+ * depthwise convolutions in XNNPACK: 2× faster for attention's [16×16]·[16×64] products,
+ * relayouts included, with the same summation order (bit-identical results).
  */
+function depthwiseProduct(aT: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  const [p, k, n] = aT.shape;
+  const m = b.shape[2];
+  const filter = tf.reshape<tf.Rank.R4>(tf.transpose(b, [1, 0, 2]), [1, k, n, m]);
+  const out = tf.depthwiseConv2d(tf.reshape<tf.Rank.R4>(aT, [1, p, k, n]), filter, 1, 'valid');
+  return tf.transpose(tf.reshape<tf.Rank.R3>(out, [p, n, m]), [1, 0, 2]);
+}
+
+/** a [n, p, k] · b [n, k, m]. */
+function productNN(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  if (tf.getBackend() !== 'wasm') return tf.matMul(a, b);
+  return depthwiseProduct(tf.transpose(a, [1, 2, 0]), b);
+}
+
+/** aᵀ·b per batch entry, for a [n, k, p] and b [n, k, m]. */
+function productTN(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, true, false);
+  return depthwiseProduct(tf.transpose(a, [2, 1, 0]), b);
+}
+
+/**
+ * a·bᵀ per batch entry. Left to the generic loop, where the transpose flag is free: as a
+ * convolution its window would run over the 64-wide feature axis, with no gain measured.
+ */
+function productNT(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  return tf.matMul(a, b, false, true);
+}
+
+/** Batched a [n, p, k] · b [n, k, m] (attention·values). */
 export const bmm = tf.customGrad((a, b, save) => {
   (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
   return {
-    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    value: productNN(a as tf.Tensor3D, b as tf.Tensor3D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
-      return [tf.matMul(dy, bs, false, true), tf.matMul(as, dy, true, false)];
+      return [productNT(dy as tf.Tensor3D, bs), productTN(as, dy as tf.Tensor3D)];
     },
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
@@ -129,10 +160,10 @@ export const bmm = tf.customGrad((a, b, save) => {
 export const bmmNT = tf.customGrad((a, b, save) => {
   (save as tf.GradSaveFunc)([a as tf.Tensor, b as tf.Tensor]);
   return {
-    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, false, true),
+    value: productNT(a as tf.Tensor3D, b as tf.Tensor3D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
-      return [tf.matMul(dy, bs), tf.matMul(dy, as, true, false)];
+      return [productNN(dy as tf.Tensor3D, bs), productTN(dy as tf.Tensor3D, as)];
     },
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
