@@ -6,7 +6,6 @@ import {
   crossGram,
   distance,
   dot,
-  dotAt,
   frobenius,
   toDense,
   unitRows,
@@ -68,21 +67,49 @@ export function clusterPurity(w: Dense, clusters: ArrayLike<number>): number | n
   const { units, nonZero } = unitRows(w);
   const best = new Float64Array(rows).fill(-Infinity);
   const arg = new Int32Array(rows).fill(-1);
-  // Each pair once: the cosine matrix is symmetric.
+  const offer = (i: number, j: number, c: number) => {
+    if (c > best[i]!) {
+      best[i] = c;
+      arg[i] = j;
+    }
+    if (c > best[j]!) {
+      best[j] = c;
+      arg[j] = i;
+    }
+  };
+  // Each pair once (the cosine matrix is symmetric), visiting every row's candidates in
+  // increasing index so that ties go to the lowest; four rows per pass share each load of
+  // row i.
   for (let i = 0; i < rows; i++) {
     if (!nonZero[i]) continue;
     const oi = i * cols;
-    for (let j = i + 1; j < rows; j++) {
+    let j = i + 1;
+    for (; j + 3 < rows; j += 4) {
+      const o0 = j * cols;
+      const o1 = o0 + cols;
+      const o2 = o1 + cols;
+      const o3 = o2 + cols;
+      let c0 = 0;
+      let c1 = 0;
+      let c2 = 0;
+      let c3 = 0;
+      for (let k = 0; k < cols; k++) {
+        const u = units[oi + k]!;
+        c0 += u * units[o0 + k]!;
+        c1 += u * units[o1 + k]!;
+        c2 += u * units[o2 + k]!;
+        c3 += u * units[o3 + k]!;
+      }
+      if (nonZero[j]) offer(i, j, c0);
+      if (nonZero[j + 1]) offer(i, j + 1, c1);
+      if (nonZero[j + 2]) offer(i, j + 2, c2);
+      if (nonZero[j + 3]) offer(i, j + 3, c3);
+    }
+    for (; j < rows; j++) {
       if (!nonZero[j]) continue;
-      const c = dotAt(units, oi, units, j * cols, cols);
-      if (c > best[i]!) {
-        best[i] = c;
-        arg[i] = j;
-      }
-      if (c > best[j]!) {
-        best[j] = c;
-        arg[j] = i;
-      }
+      let c = 0;
+      for (let k = 0; k < cols; k++) c += units[oi + k]! * units[j * cols + k]!;
+      offer(i, j, c);
     }
   }
   let counted = 0;
