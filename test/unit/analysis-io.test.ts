@@ -161,7 +161,7 @@ describe('analyze command', () => {
     expect((await runCli(['--input', fixtureCsv, '--json', '--markdown'])).stderr).toContain('choose one of');
     const sweep = await runCli(['my-sweep']);
     expect(sweep.code).toBe(2);
-    expect(sweep.stderr).toContain('not available yet');
+    expect(sweep.stderr).toContain('my-sweep.duckdb does not exist');
     const missing = await runCli(['--input', join(dir, 'nope.csv')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('nope.csv: cannot read');

@@ -1,0 +1,170 @@
+// `analyze SWEEP --store`: the embedded DuckDB store (and Parquet, exported or in the CSV's
+// columns) read into the same rows as analyzeRows takes, with decoded axes, and clear errors.
+import { DuckDBInstance } from '@duckdb/node-api';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeRows } from '../../analysis/index.js';
+import { decodeAxisValue, joinStoreRows } from '../../analysis/sources/store-rows.js';
+import { exitCodeFor } from '../../cli/command.js';
+import analyze from '../../cli/commands/analyze.js';
+import { TrialEvent } from '../../proto/index.js';
+import { openDuckDbStore } from '../../pipeline/index.js';
+import { syntheticSweep } from '../support/analysis-sweep.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'phasesweep-analysis-store-'));
+const storePath = join(dir, 'grid.duckdb');
+const sweep = syntheticSweep('grid');
+const expected = JSON.parse(JSON.stringify(analyzeRows(sweep.rows))) as unknown;
+
+async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const o: Buffer[] = [];
+  const e: Buffer[] = [];
+  out.on('data', (c: Buffer) => o.push(c));
+  err.on('data', (c: Buffer) => e.push(c));
+  let code: number;
+  try {
+    code = (await analyze.run(argv, { stdout: out, stderr: err, signal: new AbortController().signal })) ?? 0;
+  } catch (error) {
+    code = exitCodeFor(error);
+    e.push(Buffer.from((error as Error).message));
+  }
+  return { code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
+}
+
+beforeAll(async () => {
+  const store = await openDuckDbStore(storePath);
+  await store.insertProbes(sweep.probes);
+  for (const t of sweep.trials) await store.upsertTrial(t);
+  // Another sweep in the same file must not leak in.
+  const other = syntheticSweep('other');
+  await store.insertProbes(other.probes.slice(0, 50));
+  for (const t of other.trials) await store.upsertTrial(t);
+  await store.exportParquet(join(dir, 'export'));
+  await store.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('analyze from the embedded store', () => {
+  it('equals analyzeRows on the same rows', async () => {
+    const r = await runCli(['grid', '--store', storePath, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const got = JSON.parse(r.stdout) as {
+      trials: { trial_id: string; axes: unknown; events: Record<string, { observed: boolean }> }[];
+      families: { event: string; axis: string; kruskal: { p: number } | null }[];
+    };
+    expect(got).toEqual(expected);
+    // Not vacuous: axes decoded to numbers, a censored trial, and a testable family.
+    expect(got.trials[0]?.axes).toEqual({ noise: 0, weight_decay: 0 });
+    expect(got.trials.find((t) => t.trial_id === 't-wd0-n1-s13')?.events['generalization']?.observed).toBe(
+      false,
+    );
+    const wd = got.families.find((f) => f.event === 'generalization' && f.axis === 'weight_decay');
+    expect(wd?.kruskal?.p).toBeLessThan(0.05);
+  });
+
+  it('reads an exported probe_events.parquet with the trials.parquet beside it', async () => {
+    const file = join(dir, 'export', 'probe_events.parquet');
+    const several = await runCli(['--input', file, '--json']);
+    expect(several.code).toBe(2);
+    expect(several.stderr).toContain('several sweeps (grid, other)');
+    const r = await runCli(['grid', '--input', file, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(expected);
+    const wrong = await runCli(['nope', '--input', file]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('no sweep "nope"');
+  });
+
+  it('reads a Parquet file with the CSV contract columns', async () => {
+    const file = join(dir, 'rows.parquet');
+    const instance = await DuckDBInstance.create(':memory:');
+    const conn = await instance.connect();
+    await conn.run(
+      `CREATE TABLE t (trial_id VARCHAR, seed INTEGER, epoch BIGINT, "axis.noise" DOUBLE, "axis.weight_decay" DOUBLE,
+        loss DOUBLE, train_acc DOUBLE, val_acc DOUBLE, rel_drift DOUBLE, eff_rank DOUBLE, note VARCHAR)`,
+    );
+    const appender = await conn.createAppender('t');
+    for (const row of sweep.rows) {
+      appender.appendVarchar(row.trial_id);
+      appender.appendInteger(row.seed);
+      appender.appendBigInt(BigInt(row.epoch));
+      appender.appendDouble(row.axes['noise'] as number);
+      appender.appendDouble(row.axes['weight_decay'] as number);
+      for (const p of ['loss', 'train_acc', 'val_acc', 'rel_drift', 'eff_rank'])
+        appender.appendDouble(row.probes[p]!);
+      appender.appendVarchar('x');
+      appender.endRow();
+    }
+    appender.closeSync();
+    await conn.run(`COPY t TO '${file}' (FORMAT PARQUET)`);
+    conn.closeSync();
+    instance.closeSync();
+    const r = await runCli(['--input', file, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('ignoring column(s) that are neither axes nor probes: note');
+    expect(JSON.parse(r.stdout)).toEqual(expected);
+  });
+
+  it('names a missing store, an unknown sweep and conflicting flags', async () => {
+    const missing = await runCli(['grid', '--store', join(dir, 'nope.duckdb')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.duckdb does not exist/);
+    const unknown = await runCli(['gird', '--store', storePath]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no sweep "gird"');
+    expect(unknown.stderr).toContain('it holds: grid, other');
+    const noStore = await runCli(['never-run-sweep-xyz']);
+    expect(noStore.code).toBe(2);
+    expect(noStore.stderr).toContain(join('.phasesweep', 'never-run-sweep-xyz.duckdb'));
+    expect((await runCli(['--store', storePath])).stderr).toContain('name a SWEEP');
+    expect((await runCli(['grid', '--store', storePath, '--input', 'x.csv'])).stderr).toContain(
+      'choose one of',
+    );
+    expect((await runCli(['grid', '--clickhouse', 'http://127.0.0.1:1'])).stderr).toContain('--database');
+    expect((await runCli(['grid', '--database', 'db'])).stderr).toContain('--clickhouse');
+  });
+
+  it('exits 3 when ClickHouse cannot be reached', async () => {
+    const r = await runCli(['grid', '--clickhouse', 'http://127.0.0.1:1', '--database', 'db']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('unreachable');
+  });
+});
+
+describe('store rows', () => {
+  it('decodes JSON axis texts, and keeps other text as a string', () => {
+    expect(decodeAxisValue('0.1')).toBe(0.1);
+    expect(decodeAxisValue('"adamw"')).toBe('adamw');
+    expect(decodeAxisValue('true')).toBe(true);
+    expect(decodeAxisValue('null')).toBeNull();
+    expect(decodeAxisValue('adamw')).toBe('adamw');
+    expect(decodeAxisValue('[1,2]')).toBe('[1,2]');
+  });
+
+  it('drops never-computed probes and orphan rows, and warns about unfinished trials', () => {
+    const probe = (trial_id: string, epoch: number) => ({
+      trial_id,
+      seed: 1,
+      epoch,
+      probes: { loss: 1, cluster_purity: null, grad_drift_ratio: Number.POSITIVE_INFINITY },
+    });
+    const trial = TrialEvent.fromPartial({ trial_id: 'a', status: 'running', axes: { wd: '1' } });
+    const { rows, warnings } = joinStoreRows(
+      [probe('a', 0), probe('b', 0)],
+      [trial, { trial_id: 'c', status: 'leased', axes: {} }],
+      'store',
+    );
+    expect(rows).toEqual([
+      { trial_id: 'a', seed: 1, epoch: 0, axes: { wd: 1 }, probes: { loss: 1, grad_drift_ratio: null } },
+    ]);
+    expect(warnings.join('\n')).toMatch(/1 trial\(s\) have probe events but no trial record.*: b/);
+    expect(warnings.join('\n')).toMatch(/have not finished \(a running\)/);
+    expect(warnings.join('\n')).toMatch(/1 trial\(s\) have no probe events yet/);
+  });
+});
