@@ -11,6 +11,7 @@ import { backoffDelay } from './backoff.js';
 import { createClickHouseClient, migrateWithClient } from './clickhouse-migrations.js';
 import { ClickHouseSink, type InsertFormat } from './clickhouse-sink.js';
 import { quoteIdent } from './clickhouse-sql.js';
+import { AttemptFence } from './attempt-fence.js';
 import { decodeEventMessage } from './event-decoding.js';
 import { BATCH_HEADER } from './outbound.js';
 import { ensureIngestConsumer, ensureStreams } from './streams.js';
@@ -44,6 +45,8 @@ export interface IngesterStats {
   deadLettered: number;
   batches: number;
   failedInserts: number;
+  /** Probe events of superseded attempts, not written (a stale worker's late messages). */
+  fenced: number;
 }
 
 export interface Ingester {
@@ -62,7 +65,9 @@ type Settings = Required<Omit<IngesterOptions, 'signal' | 'onBatch'>> &
   Pick<IngesterOptions, 'signal' | 'onBatch'>;
 
 class JetStreamIngester implements Ingester {
-  readonly stats: IngesterStats = { ingested: 0, deadLettered: 0, batches: 0, failedInserts: 0 };
+  readonly stats: IngesterStats = { ingested: 0, deadLettered: 0, batches: 0, failedInserts: 0, fenced: 0 };
+  /** Drops probe events of attempts older than the trial's latest lease (stale workers). */
+  private readonly fence = new AttemptFence();
   private state: IngesterState = 'INITIALIZED';
   private messages: ConsumerMessages | undefined;
   private pending: JsMsg[] = [];
@@ -154,9 +159,15 @@ class JetStreamIngester implements Ingester {
     const good: JsMsg[] = [];
     for (const m of batch) {
       const d = decodeEventMessage(this.o.prefix, m.subject, m.data, m.headers?.has(BATCH_HEADER) === true);
-      if (d.kind === 'probes') for (const e of d.events) probes.push(e);
-      else if (d.kind === 'trial') trials.push(d.event);
-      else {
+      if (d.kind === 'probes') {
+        for (const e of d.events) {
+          if (this.fence.admits(e)) probes.push(e);
+          else this.stats.fenced++;
+        }
+      } else if (d.kind === 'trial') {
+        this.fence.observe(d.event);
+        trials.push(d.event);
+      } else {
         poison.push({ msg: m, reason: d.reason });
         continue;
       }

@@ -60,7 +60,7 @@ undecodable ones go to <prefix>.deadletter.>. SIGINT/SIGTERM drain in-flight bat
     }
     const s = ingester.stats;
     io.stdout.write(
-      `${JSON.stringify({ ingested: s.ingested, batches: s.batches, dead_lettered: s.deadLettered })}\n`,
+      `${JSON.stringify({ ingested: s.ingested, batches: s.batches, dead_lettered: s.deadLettered, fenced: s.fenced })}\n`,
     );
     return EXIT.ok;
   },

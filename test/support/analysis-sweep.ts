@@ -1,7 +1,10 @@
 // A small synthetic sweep as the stores hold it (probe and trial events) and as the analysis
 // reads it (rows with decoded axes), so a store reader can be checked against analyzeRows.
-import { ProbeEvent, TrialEvent } from '../../proto/index.js';
+import { PassThrough } from 'node:stream';
 import type { AnalysisRow } from '../../analysis/index.js';
+import { exitCodeFor } from '../../cli/command.js';
+import analyze from '../../cli/commands/analyze.js';
+import { ProbeEvent, TrialEvent } from '../../proto/index.js';
 
 export interface SyntheticSweep {
   probes: ProbeEvent[];
@@ -93,4 +96,22 @@ export function syntheticSweep(sweepId: string): SyntheticSweep {
   });
   rows.sort((a, b) => (a.trial_id < b.trial_id ? -1 : a.trial_id > b.trial_id ? 1 : a.epoch - b.epoch));
   return { probes, trials, rows };
+}
+
+/** `phasesweep analyze ARGV` in-process: exit code and both streams (errors go to stderr). */
+export async function runAnalyze(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const o: Buffer[] = [];
+  const e: Buffer[] = [];
+  out.on('data', (c: Buffer) => o.push(c));
+  err.on('data', (c: Buffer) => e.push(c));
+  let code: number;
+  try {
+    code = (await analyze.run(argv, { stdout: out, stderr: err, signal: new AbortController().signal })) ?? 0;
+  } catch (error) {
+    code = exitCodeFor(error);
+    e.push(Buffer.from((error as Error).message));
+  }
+  return { code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
 }

@@ -4,7 +4,7 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +174,15 @@ export class TestCluster {
       .map((m) => ProbeEvent.decode(m.data));
   }
 
+  /** The events stream in order, decoded. */
+  async streamInOrder(): Promise<{ kind: 'probe' | 'trial'; probe?: ProbeEvent; trial?: TrialEvent }[]> {
+    return (await this.streamMessages()).map((m) =>
+      m.subject.startsWith(`${this.prefix}.trials.`)
+        ? { kind: 'trial' as const, trial: TrialEvent.decode(m.data) }
+        : { kind: 'probe' as const, probe: ProbeEvent.decode(m.data) },
+    );
+  }
+
   private async streamMessages(): Promise<{ subject: string; data: Uint8Array }[]> {
     const nc = await connect({ servers: this.o.natsUrl });
     try {
@@ -193,6 +202,9 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     await Promise.all(this.procs.map((p) => p.stop('SIGKILL')));
+    // Every process's output, for reading after a failure.
+    mkdirSync('test-output', { recursive: true });
+    writeFileSync(join('test-output', `cluster-${this.prefix}.log`), this.procs.map((p) => `=== ${p.args.join(' ')}\n${p.output()}`).join('\n'));
     await this.ch.command({ query: `DROP DATABASE IF EXISTS ${this.database}` }).catch(() => undefined);
     await this.ch.close();
   }

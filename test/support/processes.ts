@@ -6,6 +6,7 @@ export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.u
 
 export interface CliProcess {
   child: ChildProcess;
+  args: string[];
   output(): string;
   /** Resolves with the first match of `re` in the output (stdout + stderr). */
   waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
@@ -29,6 +30,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return {
     child,
+    args,
     output: () => out,
     exited,
     waitFor(re, timeoutMs = 30_000) {
