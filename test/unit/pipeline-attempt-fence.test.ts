@@ -17,7 +17,7 @@ describe('attempt fence', () => {
     expect(f.admits(probe('b', 1))).toBe(true);
     f.observe(leased('a', 1)); // an older lease seen late never lowers the fence
     expect(f.admits(probe('a', 1))).toBe(false);
-    f.observe({ ...leased('a', 3), status: 'completed' } as TrialEvent);
+    f.observe({ ...leased('a', 3), status: 'completed' });
     expect(f.admits(probe('a', 2))).toBe(true);
   });
 
