@@ -1,0 +1,52 @@
+// The template variables of the sweep dashboards: which sweep, which axis splits the series,
+// which probe is plotted, and the threshold that defines a phase event.
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import {
+  CustomVariableBuilder,
+  QueryVariableBuilder,
+  TextBoxVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+  type VariableModel,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { PROBE_NAMES } from '../spec/probes.js';
+import { CLICKHOUSE } from './datasources.js';
+import { SWEEP } from './sql-parts.js';
+
+export const SWEEP_VARIABLE_SQL = 'SELECT DISTINCT sweep_id FROM trials ORDER BY sweep_id';
+export const AXIS_VARIABLE_SQL = `SELECT DISTINCT arrayJoin(axes_names) AS axis FROM trials WHERE sweep_id = ${SWEEP} ORDER BY axis`;
+
+function option(value: string) {
+  return { text: value, value, selected: true };
+}
+
+export function sweepVariables(): cog.Builder<VariableModel>[] {
+  return [
+    new QueryVariableBuilder('sweep')
+      .label('Sweep')
+      .datasource(CLICKHOUSE)
+      .query(SWEEP_VARIABLE_SQL)
+      .definition(SWEEP_VARIABLE_SQL)
+      .refresh(VariableRefresh.OnDashboardLoad)
+      .sort(VariableSort.AlphabeticalAsc),
+    new QueryVariableBuilder('axis')
+      .label('Axis')
+      .datasource(CLICKHOUSE)
+      .query(AXIS_VARIABLE_SQL)
+      .definition(AXIS_VARIABLE_SQL)
+      .refresh(VariableRefresh.OnDashboardLoad)
+      .sort(VariableSort.AlphabeticalAsc),
+    new CustomVariableBuilder('probe').label('Probe').values(PROBE_NAMES.join(',')).current(option('loss')),
+  ];
+}
+
+export function thresholdVariables(): cog.Builder<VariableModel>[] {
+  return [
+    new TextBoxVariableBuilder('threshold')
+      .label('Threshold')
+      .description('A phase event is the first epoch at which the probe crosses this value')
+      .defaultValue('0.9')
+      .current(option('0.9')),
+    new CustomVariableBuilder('direction').label('Crossing').values('above,below').current(option('above')),
+  ];
+}
