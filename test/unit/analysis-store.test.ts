@@ -4,37 +4,19 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeRows } from '../../analysis/index.js';
 import { decodeAxisValue, joinStoreRows } from '../../analysis/sources/store-rows.js';
-import { exitCodeFor } from '../../cli/command.js';
-import analyze from '../../cli/commands/analyze.js';
 import { TrialEvent } from '../../proto/index.js';
 import { openDuckDbStore } from '../../pipeline/index.js';
-import { syntheticSweep } from '../support/analysis-sweep.js';
+import { runAnalyze, syntheticSweep } from '../support/analysis-sweep.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'phasesweep-analysis-store-'));
 const storePath = join(dir, 'grid.duckdb');
 const sweep = syntheticSweep('grid');
 const expected = JSON.parse(JSON.stringify(analyzeRows(sweep.rows))) as unknown;
 
-async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  out.on('data', (c: Buffer) => o.push(c));
-  err.on('data', (c: Buffer) => e.push(c));
-  let code: number;
-  try {
-    code = (await analyze.run(argv, { stdout: out, stderr: err, signal: new AbortController().signal })) ?? 0;
-  } catch (error) {
-    code = exitCodeFor(error);
-    e.push(Buffer.from((error as Error).message));
-  }
-  return { code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
-}
+const runCli = runAnalyze;
 
 beforeAll(async () => {
   const store = await openDuckDbStore(storePath);
