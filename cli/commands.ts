@@ -39,5 +39,6 @@ export const COMMANDS: Record<string, Entry> = {
     summary: 'find phase events and test their timing across seeds and axes',
     load: () => import('./commands/analyze.js'),
   },
+  schema: { summary: 'print the JSON Schema of sweep specs', load: () => import('./commands/schema.js') },
   export: { summary: 'export a local store to Parquet', load: () => import('./commands/export.js') },
 };

@@ -2,6 +2,7 @@
 // Pure: the same spec always yields the same trials in the same order.
 import { createHash } from 'node:crypto';
 import { axisPath, setPath, type SweepSpec } from './sweep-spec.js';
+import { mapToAxis, randomPoints, sobolPoints, type SampledAxis } from './sampling.js';
 import { TrialConfig } from './trial-config.js';
 
 export type AxisLevel = number | string | boolean | null;
@@ -58,10 +59,27 @@ function cartesian(axes: [string, AxisLevel[]][]): Record<string, AxisLevel>[] {
   return combos;
 }
 
+/** The sampled axes' joint points, as level records (empty record when nothing is sampled). */
+function sampledCombos(spec: SweepSpec): Record<string, AxisLevel>[] {
+  const sampled = Object.entries(spec.axes).filter((e): e is [string, SampledAxis] => !Array.isArray(e[1]));
+  if (sampled.length === 0 || spec.samples === undefined) return [{}];
+  const { n, method } = spec.samples;
+  // Sobol: skip the all-zeros first point, which would put every axis at its minimum.
+  const points =
+    method === 'sobol'
+      ? sobolPoints(n + 1, sampled.length).slice(1)
+      : randomPoints(n, sampled.length, spec.sweep_seed);
+  return points.map((u) =>
+    Object.fromEntries(sampled.map(([name, axis], d) => [name, mapToAxis(u[d]!, axis)])),
+  );
+}
+
 export function expandSweep(spec: SweepSpec): PlannedTrial[] {
   const seeds = replicateSeeds(spec);
   const trials: PlannedTrial[] = [];
-  for (const combo of cartesian(Object.entries(spec.axes))) {
+  const grid = Object.entries(spec.axes).filter((e): e is [string, AxisLevel[]] => Array.isArray(e[1]));
+  const combos = cartesian(grid).flatMap((g) => sampledCombos(spec).map((s) => ({ ...g, ...s })));
+  for (const combo of combos) {
     const raw = structuredClone(spec.base) as unknown as Record<string, unknown>;
     for (const [name, level] of Object.entries(combo)) setPath(raw, axisPath(name), level);
     const config = TrialConfig.parse(raw);

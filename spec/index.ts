@@ -5,3 +5,4 @@ export * from './sweep-spec.js';
 export * from './expand.js';
 export * from './probes.js';
 export * from './plan.js';
+export * from './sampling.js';

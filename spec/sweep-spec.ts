@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { SpecError, type Issue } from './errors.js';
+import { MAX_SOBOL_DIMS } from './sampling.js';
 import { TrialConfig } from './trial-config.js';
 
 /** Short axis names researchers use, mapped to their field paths in the trial config. */
@@ -20,6 +21,20 @@ export const AXIS_ALIASES: Readonly<Record<string, string>> = {
 
 const AxisValue = z.union([z.number(), z.string(), z.boolean(), z.null()]);
 
+/** A continuous axis: its levels are drawn (`samples`), jointly with the other sampled axes. */
+const SampledAxisSchema = z
+  .object({
+    sample: z.enum(['uniform', 'log-uniform']),
+    min: z.number(),
+    max: z.number(),
+  })
+  .strict()
+  .refine((a) => a.max > a.min, { message: 'max must be greater than min', path: ['max'] })
+  .refine((a) => a.sample !== 'log-uniform' || a.min > 0, {
+    message: 'log-uniform needs min > 0',
+    path: ['min'],
+  });
+
 export const SweepSpec = z
   .object({
     name: z
@@ -33,9 +48,30 @@ export const SweepSpec = z
     ]),
     priority: z.number().int().default(0),
     base: z.unknown().default({}),
-    axes: z.record(z.string(), z.array(AxisValue).min(1)).default({}),
+    axes: z.record(z.string(), z.union([z.array(AxisValue).min(1), SampledAxisSchema])).default({}),
+    /** How many joint points the sampled axes get, and how they are drawn. */
+    samples: z
+      .object({
+        n: z.number().int().min(1).max(100_000),
+        method: z.enum(['random', 'sobol']).default('sobol'),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.samples !== undefined || Object.values(s.axes).every(Array.isArray), {
+    message: 'sampled axes need `samples: { n, method }`',
+    path: ['samples'],
+  })
+  .refine(
+    (s) =>
+      Object.values(s.axes).filter((a) => !Array.isArray(a)).length <= MAX_SOBOL_DIMS ||
+      s.samples?.method !== 'sobol',
+    {
+      message: `Sobol sampling supports at most ${MAX_SOBOL_DIMS} sampled axes`,
+      path: ['samples', 'method'],
+    },
+  );
 
 export type SweepSpec = Omit<z.output<typeof SweepSpec>, 'base'> & { base: TrialConfig };
 
@@ -87,20 +123,21 @@ export function parseSweepSpec(doc: unknown, source = 'spec'): SweepSpec {
         issues.push({ path: `axes.${name}`, message: `no such field "${path}" in the trial config` });
         continue;
       }
-      levels.forEach((level, i) => {
+      const values = Array.isArray(levels) ? levels : [levels.min, levels.max];
+      values.forEach((level, i) => {
         const candidate = structuredClone(base.data) as unknown as Record<string, unknown>;
         setPath(candidate, path, level);
         const r = TrialConfig.safeParse(candidate);
         if (!r.success) {
           for (const is of r.error.issues) {
             issues.push({
-              path: `axes.${name}[${i}]`,
+              path: Array.isArray(levels) ? `axes.${name}[${i}]` : `axes.${name}.${i === 0 ? 'min' : 'max'}`,
               message: `value ${JSON.stringify(level)}: ${is.path.join('.')}: ${is.message}`,
             });
           }
         }
       });
-      if (new Set(levels.map((l) => JSON.stringify(l))).size !== levels.length) {
+      if (Array.isArray(levels) && new Set(levels.map((l) => JSON.stringify(l))).size !== levels.length) {
         issues.push({ path: `axes.${name}`, message: 'levels must be distinct' });
       }
     }
