@@ -65,7 +65,11 @@ export async function loadDuckDbStore(path: string, sweep: string): Promise<Stor
     store = await openDuckDbStore(path);
   } catch (err) {
     // Typically the lock a running `phasesweep run` holds on its store, or a file that is not DuckDB.
-    throw new PhasesweepError('INVALID_ARGUMENT', `cannot open event store ${path}: ${causeText(err)}`, {
+    const text = causeText(err);
+    const hint = /lock/i.test(text)
+      ? ' (is a `phasesweep run` still writing it? analyze it when that ends)'
+      : '';
+    throw new PhasesweepError('INVALID_ARGUMENT', `cannot open event store ${path}: ${text}${hint}`, {
       cause: err,
     });
   }
