@@ -1,5 +1,6 @@
 // One trial from config and seed: data, init, the epoch loop with AdamW, probes every
-// `probes.every` epochs, checkpoints, divergence and abort. Deterministic per engine.
+// `probes.every` epochs, checkpoints, divergence and abort. Deterministic per engine. With full
+// batch and no input noise, an epoch's event leaves one forward pass later (see reuseForward).
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { canonicalJson, PhasesweepError, type ProbeValues, type TrialConfig } from '../../spec/index.js';
@@ -40,8 +41,10 @@ export interface RunTrialOptions {
   /**
    * With full batch and no input noise (the default), train_acc after epoch t's step is read
    * off epoch t+1's training forward pass, which computes exactly those logits, and the event
-   * is emitted then. false forces a separate forward pass per probe epoch instead; both give
-   * identical events.
+   * is emitted then (after the last epoch, and before stopping early, one extra pass does
+   * it). With input noise or minibatches no training pass sees the clean full batch, so a
+   * separate pass runs on every probe epoch. false forces that separate pass always; both
+   * give identical events, and events still leave before the checkpoint covering them.
    */
   reuseForward?: boolean;
   /** Wall time per epoch, split into the training step and the probes (for benchmarks). */
@@ -137,7 +140,6 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   };
   const checkpointDue = (epoch: number): boolean =>
     Boolean(opts.checkpointEvery && opts.onCheckpoint && (epoch + 1) % opts.checkpointEvery === 0);
-  /** train_acc of the current weights from a forward pass of its own. */
   let parts: Partial<Record<ProbePart, number>> = {};
   const timed = <T>(part: ProbePart, f: () => T): T => {
     const t = performance.now();
@@ -145,6 +147,7 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
     parts[part] = (parts[part] ?? 0) + performance.now() - t;
     return out;
   };
+  /** train_acc of the current weights from a forward pass of its own. */
   const trainAccuracy = (): number =>
     timed('train_acc', () => {
       const s = forwardStats(params, train, dims);
