@@ -169,6 +169,22 @@ export const bmmNT = tf.customGrad((a, b, save) => {
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 
 /**
+ * Mean over each run of `seqLen` rows of x [b·L, m] → [b, m], as an average pool with the
+ * features as channels: XNNPACK's pooling, 1.5–2× faster on wasm than Mean over a middle axis
+ * (which transposes first).
+ */
+function sequenceMean(x: tf.Tensor2D, seqLen: number): tf.Tensor2D {
+  const [n, m] = x.shape;
+  const pooledRows = tf.avgPool(
+    tf.reshape<tf.Rank.R4>(x, [n / seqLen, seqLen, 1, m]),
+    [seqLen, 1],
+    [seqLen, 1],
+    'valid',
+  );
+  return tf.reshape(pooledRows, [n / seqLen, m]);
+}
+
+/**
  * The last block's FFN fused with mean-pooling: mean over each run of `seqLen` rows of
  * h + relu(h·w1 + b1)·w2 + b2, for h [b·L, d], giving [b, d]. The mean commutes with the
  * affine map w2, so w2 is applied to b pooled rows instead of b·L tokens: one of the two big
@@ -193,8 +209,8 @@ export function pooledFfn(
       bias: b1x as tf.Tensor,
       activation: 'relu',
     });
-    const fm = tf.mean<tf.Tensor2D>(tf.reshape(z, [b, seqLen, F]), 1);
-    const hm = tf.mean<tf.Tensor2D>(tf.reshape(hx as tf.Tensor, [b, seqLen, d]), 1);
+    const fm = sequenceMean(z as tf.Tensor2D, seqLen);
+    const hm = sequenceMean(hx as tf.Tensor2D, seqLen);
     (save as tf.GradSaveFunc)([hx as tf.Tensor, w1x as tf.Tensor, w2x as tf.Tensor, z, fm]);
     return {
       value: tf.add(hm, tf.fused.matMul({ a: fm, b: w2x as tf.Tensor2D, bias: b2x as tf.Tensor })),
