@@ -204,7 +204,10 @@ export class TestCluster {
     await Promise.all(this.procs.map((p) => p.stop('SIGKILL')));
     // Every process's output, for reading after a failure.
     mkdirSync('test-output', { recursive: true });
-    writeFileSync(join('test-output', `cluster-${this.prefix}.log`), this.procs.map((p) => `=== ${p.args.join(' ')}\n${p.output()}`).join('\n'));
+    writeFileSync(
+      join('test-output', `cluster-${this.prefix}.log`),
+      this.procs.map((p) => `=== ${p.args.join(' ')}\n${p.output()}`).join('\n'),
+    );
     await this.ch.command({ query: `DROP DATABASE IF EXISTS ${this.database}` }).catch(() => undefined);
     await this.ch.close();
   }

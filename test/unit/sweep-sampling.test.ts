@@ -40,9 +40,7 @@ samples: { n: 4, method: sobol }
     const mid = trials.find((t) => Math.abs((t.axes['lr'] as number) - 0.001) < 1e-12)!;
     expect(mid.axes['noise']).toBeCloseTo(0.25, 12);
     expect(mid.config.train.lr).toBe(mid.axes['lr']);
-    expect(trials.every((t) => (t.config.train.lr) >= 0.0001 && t.config.train.lr <= 0.01)).toBe(
-      true,
-    );
+    expect(trials.every((t) => t.config.train.lr >= 0.0001 && t.config.train.lr <= 0.01)).toBe(true);
   });
 
   it('rejects sampled axes without `samples`, and ranges the field cannot take', () => {
