@@ -7,3 +7,5 @@ export { sweepStatus } from './status.js';
 export { FileStateStore } from './file-state-store.js';
 export { KvStateStore } from './kv-state-store.js';
 export { memoryStateStore, type StateStore } from './state-store.js';
+export { createCoordinatorMetrics, type CoordinatorMetrics } from './metrics.js';
+export { ProbeSeriesStore, liveRoutes, liveSnapshot, type LiveSnapshot } from './live/index.js';

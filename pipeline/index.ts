@@ -35,3 +35,4 @@ export {
 } from './subjects.js';
 export { trialVersion } from './rows.js';
 export type { InsertFormat } from './clickhouse-sink.js';
+export { createIngestMetrics, type IngestMetrics } from './metrics.js';

@@ -18,6 +18,7 @@ import {
 import { TrialConfig } from '../spec/index.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { ProbeSink } from './event-sink.js';
+import type { WorkerObserver } from './metrics.js';
 import { StreamProbeSink } from './event-sink.js';
 import { toProbeEvent } from './probe-event.js';
 import {
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   authToken?: string;
   /** CA certificate (PEM) to reach a TLS coordinator; undefined: plaintext. */
   tlsCa?: Buffer;
+  /** Metrics (connection, heartbeats, epochs, trial outcomes). */
+  observer?: WorkerObserver;
 }
 
 export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
@@ -141,6 +144,7 @@ export class WorkerAgent {
       this.call = call;
       call.on('data', (msg: CoordinatorMessage) => this.onMessage(msg));
       const closed = () => {
+        this.o.observer?.connected(false);
         this.welcomed = false;
         this.heartbeatsSent = [];
         if (this.heartbeat) clearInterval(this.heartbeat);
@@ -178,6 +182,7 @@ export class WorkerAgent {
   private onMessage(msg: CoordinatorMessage): void {
     if (msg.welcome !== undefined) {
       this.welcomed = true;
+      this.o.observer?.connected(true);
       // Re-attach: the heartbeat names the lease we still hold; then whatever did not get out.
       if (this.unsentResult !== undefined && this.send({ result: this.unsentResult }))
         this.unsentResult = undefined;
@@ -202,6 +207,7 @@ export class WorkerAgent {
           d.action === LeaseAction.LEASE_ACTION_LEASE_LOST
         ) {
           r.abortReason = d.action === LeaseAction.LEASE_ACTION_CANCEL ? 'cancel' : 'lease_lost';
+          if (r.abortReason === 'lease_lost') this.o.observer?.leaseLost();
           this.o.log.warn(`trial ${r.lease.trial?.trial_id}: ${r.abortReason}, aborting`);
           r.abort.abort(new Error(r.abortReason));
         }
@@ -244,7 +250,10 @@ export class WorkerAgent {
           : [],
       },
     });
-    if (sent) this.heartbeatsSent.push(performance.now());
+    if (sent) {
+      this.heartbeatsSent.push(performance.now());
+      this.o.observer?.heartbeatSent();
+    }
   }
 
   private startTrial(lease: Lease): void {
@@ -321,6 +330,7 @@ export class WorkerAgent {
           // Fencing on this side too: a worker that may have lost its lease writes nothing.
           if (!(await this.confirmLease(r))) return;
           await this.sink.publish(toProbeEvent(ctx, rec.epoch, rec.probes, Date.now()));
+          this.o.observer?.epochPublished();
           // Training is synchronous between epochs: yield a macrotask turn so heartbeats,
           // stream writes and cancellations get through on time.
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -331,14 +341,24 @@ export class WorkerAgent {
       result.reason = out.reason ?? '';
       if (out.status === 'completed') result.outcome = TrialOutcome.TRIAL_OUTCOME_COMPLETED;
       else if (out.status === 'diverged') result.outcome = TrialOutcome.TRIAL_OUTCOME_DIVERGED;
-      else if (r.abortReason === 'lease_lost')
+      else if (r.abortReason === 'lease_lost') {
+        this.o.observer?.trialFinished('lease_lost');
         return; // someone else owns it now: say nothing
-      else result.outcome = TrialOutcome.TRIAL_OUTCOME_RELEASED;
+      } else result.outcome = TrialOutcome.TRIAL_OUTCOME_RELEASED;
     } catch (err) {
       await this.sink.flush().catch(() => undefined);
       result.reason = err instanceof Error ? err.message : String(err);
       this.o.log.error(`trial ${trial.trial_id} failed: ${result.reason}`);
     }
+    this.o.observer?.trialFinished(
+      result.outcome === TrialOutcome.TRIAL_OUTCOME_COMPLETED
+        ? 'completed'
+        : result.outcome === TrialOutcome.TRIAL_OUTCOME_DIVERGED
+          ? 'diverged'
+          : result.outcome === TrialOutcome.TRIAL_OUTCOME_RELEASED
+            ? 'released'
+            : 'failed',
+    );
     if (!this.send({ result })) this.unsentResult = result;
   }
 

@@ -3,3 +3,4 @@ export { WorkerAgent, type WorkerOptions } from './agent.js';
 export type { ProbeSink } from './event-sink.js';
 export { DirCheckpointStore, NatsCheckpointStore, type CheckpointStore } from './checkpoint-store.js';
 export { createEngine, type Engine } from './training/index.js';
+export { createWorkerMetrics, type WorkerMetrics, type WorkerObserver } from './metrics.js';

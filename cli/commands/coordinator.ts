@@ -1,13 +1,18 @@
 import {
   Coordinator,
+  createCoordinatorMetrics,
   createLogger,
+  liveRoutes,
+  ProbeSeriesStore,
   FileStateStore,
   KvStateStore,
   type CoordinatorSinks,
   type StateStore,
 } from '../../coordinator/index.js';
+import { createRegistry } from '../../observability/index.js';
 import { createNatsEventPublisher, type EventPublisher } from '../../pipeline/index.js';
 import { intFlag, parseFlags, usageError, type Command } from '../command.js';
+import { DEFAULT_HTTP, HTTP_FLAG, startHttp } from '../http-flag.js';
 import { readPem, tokenFrom } from '../connection-flags.js';
 
 const command: Command = {
@@ -24,7 +29,11 @@ and workers re-attach the leases they hold.
   --lease-ttl-ms    lease TTL; workers heartbeat every TTL/3 and lose leases after it (default 15000)
   --max-failures N  crashes a trial survives before it fails (default 3)
   --token-file F    require this bearer token from workers and clients (default $PHASESWEEP_TOKEN)
-  --tls-cert F --tls-key F   serve TLS with this certificate chain and key (PEM)`,
+  --tls-cert F --tls-key F   serve TLS with this certificate chain and key (PEM)
+  --http HOST:PORT  live page, /metrics, /healthz, /readyz (default ${DEFAULT_HTTP.coordinator}, or a
+                    free port when taken; off: none). The live page shows progress per axis level;
+                    probe curves only for events streamed through the coordinator (workers
+                    without --nats)`,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
       listen: { type: 'string', default: '0.0.0.0:7070' },
@@ -36,11 +45,16 @@ and workers re-attach the leases they hold.
       'token-file': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      ...HTTP_FLAG,
     });
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
       throw usageError('--tls-cert and --tls-key go together');
     }
     const log = createLogger('coordinator');
+    const registry = createRegistry('coordinator');
+    const metrics = createCoordinatorMetrics(registry);
+    // Probe events that workers stream to the coordinator (no NATS on their side) feed the live page.
+    const series = new ProbeSeriesStore();
     let sinks: CoordinatorSinks | undefined;
     let publisher: EventPublisher | undefined;
     let stateStore: StateStore | undefined;
@@ -57,6 +71,14 @@ and workers re-attach the leases they hold.
     } else if (values.state !== undefined) {
       stateStore = new FileStateStore(values.state);
     }
+    const downstream = sinks;
+    sinks = {
+      probes: (events) => {
+        series.add(events);
+        return downstream?.probes(events) ?? Promise.resolve();
+      },
+      trial: (e) => downstream?.trial(e) ?? Promise.resolve(),
+    };
     const coordinator = await Coordinator.create({
       listen: values.listen,
       leaseTtlMs: intFlag('lease-ttl-ms', values['lease-ttl-ms'], 15_000, 100),
@@ -69,10 +91,20 @@ and workers re-attach the leases they hold.
           ? { cert: readPem('tls-cert', values['tls-cert']), key: readPem('tls-key', values['tls-key']) }
           : undefined,
       log,
+      onTrialEvent: metrics.onTrialEvent,
+    });
+    metrics.observe(coordinator);
+    const http = await startHttp(values.http, DEFAULT_HTTP.coordinator, {
+      registry,
+      notReady: () => (coordinator.state === 'running' ? undefined : coordinator.state),
+      routes: [liveRoutes({ scheduler: coordinator.scheduler, store: series })],
+      onFallback: (wanted, got) => log.warn(`--http: ${wanted} is taken; serving on ${got}`),
     });
     io.stdout.write(`coordinator listening on ${coordinator.address}\n`);
+    if (http !== undefined) io.stdout.write(`live page and metrics on ${http.url}/\n`);
     io.signal.addEventListener('abort', () => void coordinator.shutdown(), { once: true });
     await coordinator.run();
+    await http?.close();
     if (publisher) {
       await publisher.flush();
       await publisher.close();

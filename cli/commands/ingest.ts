@@ -1,6 +1,8 @@
 // `phasesweep ingest`: runs the NATS → ClickHouse ingester until interrupted.
-import { createIngester } from '../../pipeline/index.js';
+import { createRegistry } from '../../observability/index.js';
+import { createIngester, createIngestMetrics } from '../../pipeline/index.js';
 import { EXIT, intFlag, parseFlags, usageError, type Command } from '../command.js';
+import { DEFAULT_HTTP, HTTP_FLAG, startHttp } from '../http-flag.js';
 
 const command: Command = {
   help: `Usage: phasesweep ingest --nats URL --clickhouse URL --database DB [--prefix P]
@@ -15,7 +17,9 @@ undecodable ones go to <prefix>.deadletter.>. SIGINT/SIGTERM drain in-flight bat
   --prefix        subject prefix (default phasesweep)
   --batch-size    events per insert (default 10000)
   --batch-delay   longest wait for a batch to fill, ms (default 200)
-  --format        RowBinary | JSONEachRow (default RowBinary)`,
+  --format        RowBinary | JSONEachRow (default RowBinary)
+  --http          /metrics, /healthz, /readyz on HOST:PORT (default ${DEFAULT_HTTP.ingest}, or a free
+                  port when taken; off: none)`,
   async run(argv, io) {
     const { values } = parseFlags(
       argv,
@@ -27,6 +31,7 @@ undecodable ones go to <prefix>.deadletter.>. SIGINT/SIGTERM drain in-flight bat
         'batch-size': { type: 'string' },
         'batch-delay': { type: 'string' },
         format: { type: 'string', default: 'RowBinary' },
+        ...HTTP_FLAG,
       },
       false,
     );
@@ -37,6 +42,8 @@ undecodable ones go to <prefix>.deadletter.>. SIGINT/SIGTERM drain in-flight bat
       throw usageError(`--format: expected RowBinary or JSONEachRow, got "${values.format}"`);
     }
     const log = (line: string) => void io.stderr.write(`${line}\n`);
+    const registry = createRegistry('ingest');
+    const metrics = createIngestMetrics(registry);
     const ingester = await createIngester({
       natsUrl: values.nats,
       clickhouseUrl: values.clickhouse,
@@ -47,7 +54,17 @@ undecodable ones go to <prefix>.deadletter.>. SIGINT/SIGTERM drain in-flight bat
       insertFormat: values.format,
       signal: io.signal,
       log,
+      onBatch: metrics.onBatch,
     });
+    metrics.observe(ingester);
+    // Ready once NATS, the streams and the consumer are set up (createIngester did that).
+    let running = true;
+    const http = await startHttp(values.http, DEFAULT_HTTP.ingest, {
+      registry,
+      notReady: () => (running ? undefined : 'draining'),
+      onFallback: (wanted, got) => log(`ingest: --http ${wanted} is taken; serving on ${got}`),
+    });
+    if (http !== undefined) log(`ingest: metrics on ${http.url}/metrics`);
     const report = setInterval(() => {
       const s = ingester.stats;
       log(`ingest: ${s.ingested} events in ${s.batches} batches, ${s.deadLettered} dead-lettered`);
@@ -56,7 +73,9 @@ undecodable ones go to <prefix>.deadletter.>. SIGINT/SIGTERM drain in-flight bat
     try {
       await ingester.run();
     } finally {
+      running = false;
       clearInterval(report);
+      await http?.close();
     }
     const s = ingester.stats;
     io.stdout.write(

@@ -2,10 +2,20 @@ import { SingleBar, Presets } from 'cli-progress';
 import { mkdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Coordinator, FileStateStore, silentLogger, sweepStatus } from '../../coordinator/index.js';
+import {
+  Coordinator,
+  createCoordinatorMetrics,
+  FileStateStore,
+  liveRoutes,
+  ProbeSeriesStore,
+  silentLogger,
+  sweepStatus,
+} from '../../coordinator/index.js';
+import { createRegistry } from '../../observability/index.js';
 import { openDuckDbStore } from '../../pipeline/index.js';
 import { expandSweep, loadSweepSpec, PhasesweepError } from '../../spec/index.js';
 import { EXIT, intFlag, parseFlags, usageError, type Command } from '../command.js';
+import { DEFAULT_HTTP, HTTP_FLAG, startHttp } from '../http-flag.js';
 import { LocalWorkers } from '../local-workers.js';
 import { summaryTable } from '../summary.js';
 
@@ -20,6 +30,8 @@ run: running the same command again resumes it, and adds any trials the spec gai
   --engine   training engine for the workers (default wasm)
   --dir      where the store and worker log go (default .phasesweep)
   --json     print the final status as JSON instead of the summary table
+  --http     live page (progress and probe curves), /metrics, /healthz, /readyz on HOST:PORT
+             (default ${DEFAULT_HTTP.run}, or a free port when taken; off: none)
 
 Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec · 130 interrupted`,
   async run(argv, io) {
@@ -28,6 +40,7 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
       engine: { type: 'string', default: 'wasm' },
       dir: { type: 'string', default: '.phasesweep' },
       json: { type: 'boolean' },
+      ...HTTP_FLAG,
     });
     const file = positionals[0];
     if (file === undefined) throw usageError('run: missing SPEC.yaml');
@@ -40,16 +53,35 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
     const storePath = join(dir, `${spec.name}.duckdb`);
     const logFile = join(dir, `${spec.name}.workers.log`);
     const store = await openDuckDbStore(storePath);
+    const metricsRegistry = createRegistry('coordinator');
+    const metrics = createCoordinatorMetrics(metricsRegistry);
+    // Probe events pass through the coordinator here: the live page keeps a thinned copy.
+    const series = new ProbeSeriesStore();
     const coordinator = await Coordinator.create({
       listen: '127.0.0.1:0',
       log: silentLogger,
       stateStore: new FileStateStore(join(dir, `${spec.name}.state`)),
-      sinks: { probes: (events) => store.insertProbes(events), trial: (e) => store.upsertTrial(e) },
+      sinks: {
+        probes: (events) => {
+          series.add(events);
+          return store.insertProbes(events);
+        },
+        trial: (e) => store.upsertTrial(e),
+      },
+      onTrialEvent: metrics.onTrialEvent,
     });
+    metrics.observe(coordinator);
     void coordinator.run();
     // Leases from an interrupted run belong to workers that are gone: hand them back at once.
     coordinator.scheduler.releaseAllLeases('resumed after an interrupted run');
     const { sweepId, total } = coordinator.scheduler.submit(spec, planned);
+    const http = await startHttp(values.http, DEFAULT_HTTP.run, {
+      registry: metricsRegistry,
+      notReady: () => (coordinator.state === 'running' ? undefined : coordinator.state),
+      routes: [liveRoutes({ scheduler: coordinator.scheduler, store: series })],
+    });
+    if (http !== undefined)
+      io.stderr.write(`live page: ${http.url}/?sweep=${encodeURIComponent(spec.name)}\n`);
     const registry = coordinator.scheduler.registry;
     io.stderr.write(
       `sweep ${sweepId}: ${total} trials on ${workers} local workers (${values.engine}); store ${storePath}\n`,
@@ -96,6 +128,7 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
     });
     bar.stop();
     await pool.stop();
+    await http?.close();
     await coordinator.shutdown();
     const status = sweepStatus(coordinator.scheduler, sweep, true);
     await store.close();

@@ -1,7 +1,9 @@
 import { createLogger } from '../../coordinator/index.js';
+import { createRegistry } from '../../observability/index.js';
 import { createNatsEventPublisher } from '../../pipeline/index.js';
 import {
   createEngine,
+  createWorkerMetrics,
   DirCheckpointStore,
   NatsCheckpointStore,
   WorkerAgent,
@@ -10,6 +12,7 @@ import {
 } from '../../worker/index.js';
 import { intFlag, parseFlags, type Command } from '../command.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom } from '../connection-flags.js';
+import { HTTP_FLAG, startHttp } from '../http-flag.js';
 
 const command: Command = {
   help: `Usage: phasesweep worker [--coordinator HOST:PORT] [--engine NAME] [--nats URL] [options]
@@ -26,6 +29,8 @@ restarts. SIGTERM gives the running trial back so it is re-leased at once.
   --checkpoint-every K   checkpoint every K epochs (default 10)
   --id NAME              worker id (default host-pid); stable ids let a worker re-attach
   --quiet                log warnings and errors only
+  --http HOST:PORT       serve /metrics, /healthz, /readyz (ready = connected to the coordinator);
+                         default off, since several workers often share a host (e.g. 0.0.0.0:7073)
 ${CONNECTION_HELP}`,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
@@ -37,10 +42,18 @@ ${CONNECTION_HELP}`,
       'checkpoint-every': { type: 'string' },
       id: { type: 'string' },
       quiet: { type: 'boolean' },
+      ...HTTP_FLAG,
     });
     const log = createLogger(`worker`, values.quiet ? 'warn' : 'info');
     const connection = connectionFrom(values);
     const engine = await createEngine(values.engine);
+    const registry = createRegistry('worker');
+    const metrics = createWorkerMetrics(registry);
+    const http = await startHttp(values.http, undefined, {
+      registry,
+      notReady: () => (metrics.isConnected ? undefined : 'not connected to the coordinator'),
+    });
+    if (http !== undefined) log.info(`metrics on ${http.url}/metrics`);
     let sink: ProbeSink | undefined;
     let checkpoints: CheckpointStore | undefined;
     if (values['checkpoint-dir'] !== undefined)
@@ -64,10 +77,12 @@ ${CONNECTION_HELP}`,
       checkpointEvery: intFlag('checkpoint-every', values['checkpoint-every'], 10, 1),
       log,
       workerId: values.id,
+      observer: metrics,
     });
     io.signal.addEventListener('abort', () => void agent.shutdown(), { once: true });
     log.info(`engine ${engine.info.engine} (${engine.info.backend}), coordinator ${connection.address}`);
     await agent.run();
+    await http?.close();
     await checkpoints?.close();
   },
 };
