@@ -65,7 +65,10 @@ export function flagsOfHelp(help: string): Map<string, FlagDoc> {
   return flags;
 }
 
-/** The port of a flag's documented `default HOST:PORT`, if its help states one. */
+/**
+ * The port a flag's help names after "default": its default HOST:PORT, or for a flag that is off by
+ * default the address it suggests (`default off … (e.g. 0.0.0.0:7073)`).
+ */
 export function defaultPort(doc: FlagDoc | undefined): number | undefined {
   const m = doc && /default[^)]*?:(\d{2,5})\b/.exec(doc.description);
   return m ? Number(m[1]) : undefined;
@@ -115,14 +118,10 @@ export function phasesweepCommandsIn(markdown: string): string[][] {
   const lines = blocks.flatMap((b) => b.replace(/\\\n\s*/g, ' ').split('\n'));
   const out: string[][] = [];
   for (const line of lines) {
-    const m = /(?:^|\s|\$\s)phasesweep\s+(.*)$/.exec(line.replace(/#.*$/, ''));
-    if (!m || line.trimStart().startsWith('docker')) continue;
-    out.push(
-      m[1]!
-        .trim()
-        .split(/\s+/)
-        .filter((w) => w !== '' && !w.includes('…')),
-    );
+    // Only lines that run the CLI (`phasesweep …`, `npx phasesweep …`), not ones that name the
+    // namespace or the image.
+    const m = /^(?:npx\s+)?phasesweep\s+(.*)$/.exec(line.replace(/\s#.*$/, '').trim());
+    if (m) out.push(m[1]!.split(/\s+/).filter((w) => w !== ''));
   }
   return out;
 }

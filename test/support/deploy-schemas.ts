@@ -84,6 +84,9 @@ export function composeSchemaErrors(doc: unknown): string[] {
   // strict: false: the published schema uses annotations (deprecated, …) Ajv does not know.
   const ajv = new Ajv({ allErrors: true, strict: false });
   addFormats.default(ajv);
+  // The schema names draft-07 by its https address, which Ajv knows only as http://…#.
+  const draft7 = require('ajv/dist/refs/json-schema-draft-07.json') as Record<string, unknown>;
+  ajv.addMetaSchema({ ...draft7, $id: 'https://json-schema.org/draft-07/schema' });
   const validate = ajv.compile(composeSchema());
   if (validate(doc)) return [];
   return (validate.errors ?? []).map(
