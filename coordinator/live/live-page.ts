@@ -73,7 +73,7 @@ const SCRIPT = `
       var upper = l.curve.map(function (p) { return X(p[0]) + ',' + Y(p[3]); });
       var lower = l.curve.slice().reverse().map(function (p) { return X(p[0]) + ',' + Y(p[1]); });
       out += '<polygon class="iqr" points="' + upper.concat(lower).join(' ') + '" fill="' + c + '" fill-opacity="0.15" stroke="none"/>';
-      out += '<polyline class="curve" data-level="' + esc(l.level) + '" points="' + l.curve.map(function (p) { return X(p[0]) + ',' + Y(p[2]); }).join(' ') +
+      out += '<polyline class="curve" data-level="' + esc(l.level) + '" data-last-epoch="' + l.curve[l.curve.length - 1][0] + '" points="' + l.curve.map(function (p) { return X(p[0]) + ',' + Y(p[2]); }).join(' ') +
         '" fill="none" stroke="' + c + '" stroke-width="2"/>';
     });
     return out + '</svg>';
@@ -106,6 +106,7 @@ export function livePageHtml(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>phasesweep live</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
+<link rel="icon" href="data:,">
 <style>${STYLE}</style></head>
 <body>
 <h1>phasesweep live <span id="conn" class="muted" style="font-size:12px">connecting…</span></h1>
