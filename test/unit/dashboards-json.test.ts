@@ -13,6 +13,10 @@ import {
   MacroError,
   PROMETHEUS,
 } from '../../dashboards/index.js';
+import { createCoordinatorMetrics } from '../../coordinator/index.js';
+import { createRegistry } from '../../observability/index.js';
+import { createIngestMetrics } from '../../pipeline/index.js';
+import { createWorkerMetrics } from '../../worker/index.js';
 
 interface Panel {
   type: string;
@@ -121,5 +125,27 @@ describe('macro expander', () => {
     expect(() => expandPanelSql('$__timeFilter_ms(t)', ctx)).toThrow(/not supported on ClickHouse 18.16/);
     expect(() => expandPanelSql('$__timeInterval(t)', ctx)).toThrow(MacroError);
     expect(() => expandPanelSql('x IN ($many)', ctx)).toThrow(/several values/);
+  });
+});
+
+describe('Prometheus panels', () => {
+  it('query only metrics that the coordinator, workers and ingesters export', async () => {
+    const registry = createRegistry('test');
+    createCoordinatorMetrics(registry);
+    createWorkerMetrics(registry);
+    createIngestMetrics(registry);
+    const text = await registry.metrics();
+    const exported = new Set(
+      [...text.matchAll(/^# TYPE (\w+) (\w+)$/gm)].flatMap((m) =>
+        m[2] === 'histogram' ? [`${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]!],
+      ),
+    );
+    const exprs = built.flatMap((d) =>
+      d.json.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => (t.expr === undefined ? [] : [t.expr]))),
+    );
+    expect(exprs.length).toBeGreaterThan(15);
+    for (const expr of exprs)
+      for (const m of expr.matchAll(/\b((?:phasesweep|process|nodejs)_\w+)/g))
+        expect(exported, `${m[1]} in ${expr}`).toContain(m[1]);
   });
 });
