@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   crossEntropySum,
+  disposeBatch,
   logits,
   pooled,
   uploadBatch,
@@ -131,29 +132,88 @@ export function forwardStats(p: ParamSet, chunks: TokenBatch[], dims: ModelDims)
   });
 }
 
-/** Held-out [loss, accuracy] of the current weights (after the step). */
-export function valStats(p: ParamSet, chunks: TokenBatch[], n: number, dims: ModelDims): [number, number] {
-  const s = forwardStats(p, chunks, dims);
-  const v = s.dataSync();
-  s.dispose();
-  return [v[0]! / n, v[1]! / n];
+/** The validation split with the noise-sensitivity probe set: fixed for the whole trial. */
+export interface HeldOutSet {
+  /** Validation sequences followed by the probe set's, so one clean pass serves both. */
+  chunks: TokenBatch[];
+  nVal: number;
+  /** The probe set alone, for its perturbed pass, and its fixed ε draws. */
+  probe: TokenBatch;
+  noise: tf.Tensor2D;
+}
+
+export function uploadHeldOut(
+  val: { x: Int32Array; y: Int32Array },
+  probe: { x: Int32Array; y: Int32Array; noise: Float32Array },
+  dims: ModelDims,
+): HeldOutSet {
+  const x = new Int32Array(val.x.length + probe.x.length);
+  x.set(val.x);
+  x.set(probe.x, val.x.length);
+  const y = new Int32Array(val.y.length + probe.y.length);
+  y.set(val.y);
+  y.set(probe.y, val.y.length);
+  return {
+    chunks: uploadChunks(x, y, dims),
+    nVal: val.y.length,
+    probe: uploadBatch(probe.x, probe.y, dims),
+    noise: tf.tensor2d(probe.noise, [probe.x.length, dims.d]),
+  };
+}
+
+export function disposeHeldOut(h: HeldOutSet): void {
+  [...h.chunks, h.probe].forEach(disposeBatch);
+  h.noise.dispose();
 }
 
 /**
- * Mean relative change of h(x) under the fixed input-embedding perturbation `noise` on the
- * probe set: two forward passes over that small subset only.
+ * Held-out loss and accuracy of the current weights (after the step), and the clean pooled
+ * representation h(x) of the probe set from the same forward pass (the caller disposes it).
  */
-export function noiseSensitivity(
+export function validation(
   p: ParamSet,
-  probe: { batch: TokenBatch; noise: tf.Tensor2D },
+  set: HeldOutSet,
   dims: ModelDims,
-): number {
-  const value = tf.tidy(() => {
+): { valLoss: number; valAcc: number; clean: tf.Tensor2D } {
+  let clean: tf.Tensor2D | null = null;
+  const stats = tf.tidy(() => {
     const map = paramMap(p);
-    const h0 = pooled(map, probe.batch, dims);
-    const h1 = pooled(map, probe.batch, dims, probe.noise);
-    return tf.mean(tf.div(tf.norm(tf.sub(h1, h0), 'euclidean', 1), tf.norm(h0, 'euclidean', 1)));
+    let lossSum: tf.Scalar | null = null;
+    let correct: tf.Scalar | null = null;
+    const probeRows: tf.Tensor2D[] = [];
+    let row = 0;
+    for (const c of set.chunks) {
+      const h = pooled(map, c, dims);
+      const nv = Math.max(0, Math.min(c.size, set.nVal - row));
+      row += c.size;
+      if (nv < c.size) probeRows.push(tf.slice(h, [nv, 0], [c.size - nv, dims.d]));
+      if (nv === 0) continue;
+      const z = logits(map, nv === c.size ? h : tf.slice(h, [0, 0], [nv, dims.d]));
+      const onehot = nv === c.size ? c.onehot : tf.slice(c.onehot, [0, 0], [nv, dims.classes]);
+      const labels = nv === c.size ? c.labels : tf.slice(c.labels, [0], [nv]);
+      correct = accumulate(correct, countCorrect(z, labels));
+      lossSum = accumulate(lossSum, crossEntropySum(z, onehot));
+    }
+    if (lossSum === null || correct === null) throw new RangeError('no data to evaluate');
+    clean = tf.keep(probeRows.length === 1 ? probeRows[0]! : tf.concat(probeRows));
+    return tf.stack([lossSum, correct]);
   });
+  const v = stats.dataSync();
+  stats.dispose();
+  return { valLoss: v[0]! / set.nVal, valAcc: v[1]! / set.nVal, clean: clean! };
+}
+
+/**
+ * Mean relative change of h(x) under the fixed input-embedding perturbation on the probe set,
+ * ‖h(x+ε) − h(x)‖/‖h(x)‖, given the clean h(x) from `validation` (disposed here): one extra
+ * forward pass, over the small probe set only.
+ */
+export function noiseSensitivity(p: ParamSet, set: HeldOutSet, clean: tf.Tensor2D, dims: ModelDims): number {
+  const value = tf.tidy(() => {
+    const noisy = pooled(paramMap(p), set.probe, dims, set.noise);
+    return tf.mean(tf.div(tf.norm(tf.sub(noisy, clean), 'euclidean', 1), tf.norm(clean, 'euclidean', 1)));
+  });
+  clean.dispose();
   const v = value.dataSync()[0]!;
   value.dispose();
   return v;

@@ -7,7 +7,15 @@ import { canonicalJson, PhasesweepError, type ProbeValues, type TrialConfig } fr
 import { computeMatrixProbes } from '../probes/index.js';
 import { AdamW } from './adamw.js';
 import type { TrainingCheckpoint } from './checkpoint.js';
-import { forwardStats, noiseSensitivity, uploadChunks, valStats, type ParamSet } from './compute.js';
+import {
+  disposeHeldOut,
+  forwardStats,
+  noiseSensitivity,
+  uploadChunks,
+  uploadHeldOut,
+  validation,
+  type ParamSet,
+} from './compute.js';
 import { useEngine, type Engine } from './engine.js';
 import {
   fullBatchGradients,
@@ -18,7 +26,7 @@ import {
   type EpochContext,
   type EpochStep,
 } from './epoch-step.js';
-import { disposeBatch, initialValues, modelDims, paramSpecs, uploadBatch } from './model.js';
+import { disposeBatch, initialValues, modelDims, paramSpecs } from './model.js';
 import { Rng } from './rng.js';
 import { generateTask } from './tasks.js';
 
@@ -57,7 +65,8 @@ export interface EpochTiming {
   trainMs: number;
   /** Everything done only for the probes: matrix probes, held-out and probe-set passes, reads. */
   probeMs: number;
-  /** probeMs by part (ms): matrix probes, validation pass, noise-sensitivity passes, train_acc pass. */
+  /** probeMs by part (ms): matrix probes, validation pass (which also carries the probe set's
+   * clean rows), the probe set's perturbed pass, and a train_acc pass when one runs. */
   probeParts?: Partial<Record<ProbePart, number>>;
 }
 
@@ -110,19 +119,20 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   const noiseRng = resume ? Rng.fromState(resume.rng.noise) : Rng.stream(seed, 'noise');
   const orderRng = resume ? Rng.fromState(resume.rng.order) : Rng.stream(seed, 'order');
   const train = uploadChunks(data.trainX, data.trainY, dims);
-  const val = uploadChunks(data.valX, data.valY, dims);
   // The noise-sensitivity probe: a fixed subset and the same ε draws every epoch.
   const nProbe = Math.min(config.probes.probe_set, data.nTrain);
-  const probe = {
-    batch: uploadBatch(data.trainX.subarray(0, nProbe * dims.seqLen), data.trainY.subarray(0, nProbe), dims),
-    noise: tf.tensor2d(
-      Rng.stream(seed, 'probe-noise').fillNormal(
+  const heldOut = uploadHeldOut(
+    { x: data.valX, y: data.valY },
+    {
+      x: data.trainX.subarray(0, nProbe * dims.seqLen),
+      y: data.trainY.subarray(0, nProbe),
+      noise: Rng.stream(seed, 'probe-noise').fillNormal(
         new Float32Array(nProbe * dims.seqLen * dims.d),
         config.probes.noise_scale,
       ),
-      [nProbe * dims.seqLen, dims.d],
-    ),
-  };
+    },
+    dims,
+  );
   const last = lastEpoch(config);
   const embedding = params.vars[0]!;
   const fullBatch = isFullBatch(config, data.nTrain);
@@ -177,7 +187,7 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
         cols: dims.d,
       }),
     );
-    const [valLoss, valAcc] = timed('val', () => valStats(params, val, data.nVal, dims));
+    const { valLoss, valAcc, clean } = timed('val', () => validation(params, heldOut, dims));
     const gn = matrix.grad_norm ?? Number.NaN;
     const probes: ProbeValues = {
       loss: step.loss,
@@ -186,7 +196,7 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
       val_acc: valAcc,
       grad_norm_total: Math.sqrt(gn * gn + step.otherGradSq),
       ...matrix,
-      noise_sensitivity: timed('noise', () => noiseSensitivity(params, probe, dims)),
+      noise_sensitivity: timed('noise', () => noiseSensitivity(params, heldOut, clean, dims)),
     };
     for (const [k, v] of Object.entries(probes)) {
       if (typeof v === 'number' && !Number.isFinite(v)) probes[k as keyof ProbeValues] = null;
@@ -261,7 +271,7 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   } finally {
     opt.dispose();
     tf.dispose(params.vars);
-    [...train, ...val, probe.batch].forEach(disposeBatch);
-    probe.noise.dispose();
+    train.forEach(disposeBatch);
+    disposeHeldOut(heldOut);
   }
 }
