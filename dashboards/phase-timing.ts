@@ -1,5 +1,6 @@
 // Phase timing: the epoch at which a probe first crosses a threshold (a simple phase event),
 // per trial and per axis level, with the share of trials censored (no event by their last epoch).
+import { ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
 import { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as BarGauge } from '@grafana/grafana-foundation-sdk/bargauge';
 import { PanelBuilder as Table } from '@grafana/grafana-foundation-sdk/table';
@@ -49,6 +50,9 @@ export function phaseTiming() {
         .datasource(CLICKHOUSE)
         .withTarget(sql(EVENT_EPOCHS_SQL))
         .unit('percentunit')
+        // One bar per level row, named by the row's level.
+        .reduceOptions(new ReduceDataOptionsBuilder().values(true).calcs([]).fields('/^censored_share$/'))
+        .displayName('${__data.fields.level}')
         .min(0)
         .max(1)
         .withTransformation({

@@ -1,5 +1,6 @@
 // Sweep overview: trials by status, progress and ETA, event throughput, failures. ClickHouse
 // only; progress counts stored probe events against the epochs each trial plans to train.
+import { ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common';
 import { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as PieChart } from '@grafana/grafana-foundation-sdk/piechart';
 import { PanelBuilder as Stat } from '@grafana/grafana-foundation-sdk/stat';
@@ -35,6 +36,8 @@ export function sweepOverview() {
       new PieChart()
         .title('Trials by status')
         .datasource(CLICKHOUSE)
+        // One slice per row, not one value reduced from the whole column.
+        .reduceOptions(new ReduceDataOptionsBuilder().values(true).calcs([]).fields('/^trials$/'))
         .withTarget(
           sql(`
 SELECT status, count() AS trials
