@@ -92,13 +92,24 @@ const WARMUP_EPOCHS = 2;
 
 async function benchOne(engine: Engine, s: Size, epochs: number) {
   const timings: EpochTiming[] = [];
+  // CPU time between consecutive epochs' ends: on a shared machine wall time also counts the
+  // waits for a core, CPU time much less so.
+  const cpuMarks: number[] = [];
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   const result = await runTrial({
     config: config(s, epochs + WARMUP_EPOCHS),
     seed: 0,
     engine,
     onEpoch: () => undefined,
-    onTiming: (t) => timings.push(t),
+    onTiming: (t) => {
+      timings.push(t);
+      cpuMarks.push(cpuNow());
+    },
   });
+  const cpuPerEpoch = cpuMarks.slice(WARMUP_EPOCHS).map((c, i) => c - cpuMarks[WARMUP_EPOCHS - 1 + i]!);
   const steady = timings.slice(WARMUP_EPOCHS);
   const train = median(steady.map((t) => t.trainMs));
   const probe = median(steady.map((t) => t.probeMs));
@@ -110,6 +121,8 @@ async function benchOne(engine: Engine, s: Size, epochs: number) {
     status: result.status,
     ms_per_epoch: round(train),
     probe_ms_per_epoch: round(probe),
+    /** CPU time per epoch, training and probes together (median). */
+    cpu_ms_per_epoch: round(median(cpuPerEpoch)),
     /** Median probe time over median training time: the steady-state cost of probing. */
     probe_overhead_pct: round((100 * probe) / train),
     /** Means over the timed epochs, including the one extra train_acc pass after the last. */
