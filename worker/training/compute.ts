@@ -1,5 +1,5 @@
-// The tensor work of an epoch: summed gradients over memory-bounded chunks, and the
-// evaluation passes behind train/val accuracy and noise sensitivity. One readback each.
+// The tensor work of an epoch: summed gradients over memory-bounded chunks (with the forward's
+// accuracy), and the evaluation passes behind train/val accuracy and noise sensitivity.
 import * as tf from '@tensorflow/tfjs';
 import {
   crossEntropySum,
@@ -15,8 +15,10 @@ import type { Rng } from './rng.js';
 
 /**
  * Tokens per forward/backward pass. Accumulating over chunks bounds the wasm heap (capped at
- * 4 GiB, never shrinks); 16k tokens (1024 sequences of 16) keep it well under 1 GiB at d = 256
- * and are as fast as one pass, while fewer, larger chunks amortise the per-chunk score tables.
+ * 4 GiB, never shrinks). 16k tokens is 1024 sequences at L = 16 and 512 at L = 32, within the
+ * 512–1024 sequences measured to keep the heap under 1 GiB; counting tokens rather than
+ * sequences gives short sequences fewer, larger chunks, which amortise per-chunk work (score
+ * tables, per-op overhead).
  */
 export const CHUNK_TOKENS = 16384;
 
