@@ -36,3 +36,4 @@ export {
 export { trialVersion } from './rows.js';
 export type { InsertFormat } from './clickhouse-sink.js';
 export { createIngestMetrics, type IngestMetrics } from './metrics.js';
+export { tapProbeEvents, type ProbeTap, type ProbeTapOptions } from './probe-tap.js';

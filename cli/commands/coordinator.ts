@@ -10,7 +10,12 @@ import {
   type StateStore,
 } from '../../coordinator/index.js';
 import { createRegistry } from '../../observability/index.js';
-import { createNatsEventPublisher, type EventPublisher } from '../../pipeline/index.js';
+import {
+  createNatsEventPublisher,
+  tapProbeEvents,
+  type EventPublisher,
+  type ProbeTap,
+} from '../../pipeline/index.js';
 import { intFlag, parseFlags, usageError, type Command } from '../command.js';
 import { DEFAULT_HTTP, HTTP_FLAG, startHttp } from '../http-flag.js';
 import { readPem, tokenFrom } from '../connection-flags.js';
@@ -32,8 +37,10 @@ and workers re-attach the leases they hold.
   --tls-cert F --tls-key F   serve TLS with this certificate chain and key (PEM)
   --http HOST:PORT  live page, /metrics, /healthz, /readyz (default ${DEFAULT_HTTP.coordinator}, or a
                     free port when taken; off: none). The live page shows progress per axis level;
-                    probe curves only for events streamed through the coordinator (workers
-                    without --nats)`,
+                    probe curves for events streamed through the coordinator (workers without
+                    --nats), and with --live-curves for those on NATS too
+  --live-curves     with --nats: also listen to the probe events on NATS for the live page's
+                    curves (every event is then decoded here as well)`,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
       listen: { type: 'string', default: '0.0.0.0:7070' },
@@ -46,9 +53,13 @@ and workers re-attach the leases they hold.
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       ...HTTP_FLAG,
+      'live-curves': { type: 'boolean' },
     });
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
       throw usageError('--tls-cert and --tls-key go together');
+    }
+    if (values['live-curves'] === true && values.nats === undefined) {
+      throw usageError('--live-curves needs --nats');
     }
     const log = createLogger('coordinator');
     const registry = createRegistry('coordinator');
@@ -58,7 +69,15 @@ and workers re-attach the leases they hold.
     let sinks: CoordinatorSinks | undefined;
     let publisher: EventPublisher | undefined;
     let stateStore: StateStore | undefined;
+    let tap: ProbeTap | undefined;
     if (values.nats !== undefined) {
+      if (values['live-curves'] === true) {
+        tap = await tapProbeEvents({
+          natsUrl: values.nats,
+          prefix: values.prefix,
+          onEvents: (e) => series.add(e),
+        });
+      }
       publisher = await createNatsEventPublisher({ natsUrl: values.nats, prefix: values.prefix });
       const p = publisher;
       sinks = {
@@ -105,6 +124,7 @@ and workers re-attach the leases they hold.
     io.signal.addEventListener('abort', () => void coordinator.shutdown(), { once: true });
     await coordinator.run();
     await http?.close();
+    await tap?.close();
     if (publisher) {
       await publisher.flush();
       await publisher.close();

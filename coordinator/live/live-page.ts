@@ -50,7 +50,7 @@ const SCRIPT = `
     s.levels.forEach(function (l) { l.curve.forEach(function (p) { pts.push(p); }); });
     if (pts.length === 0) {
       return '<svg id="chart" width="' + W + '" height="' + H + '"><text x="' + (W / 2) + '" y="' + (H / 2) + '" text-anchor="middle" fill="#777">' +
-        (s.has_curves ? 'waiting for probe events…' : 'no probe events reach this coordinator (workers publish to NATS): see Grafana for curves') + '</text></svg>';
+        (s.has_curves ? 'waiting for probe events…' : 'no probe events reach this coordinator: start it with --live-curves, or see Grafana') + '</text></svg>';
     }
     var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     pts.forEach(function (p) { x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); y0 = Math.min(y0, p[1]); y1 = Math.max(y1, p[3]); });

@@ -81,6 +81,7 @@ describe('Prometheus metrics and health endpoints', () => {
       '900',
       '--http',
       '127.0.0.1:0',
+      '--live-curves',
       ...common,
     ]);
     procs.push(coordinator);
@@ -159,6 +160,15 @@ describe('Prometheus metrics and health endpoints', () => {
     expect(sample(w, 'phasesweep_worker_trials_total', { outcome: 'completed' })).toBe(TRIALS);
     expect(sample(w, 'phasesweep_worker_connected')).toBe(1);
     expect(sample(w, 'phasesweep_worker_heartbeats_sent_total')).toBeGreaterThan(0);
+
+    // --live-curves: the coordinator heard the workers' NATS events for its live page.
+    const live = JSON.parse((await get(`${coordUrl}/live/snapshot?sweep=metrics&probe=loss`)).text) as {
+      has_curves: boolean;
+      levels: { level: string; trials: number; curve: number[][] }[];
+    };
+    expect(live.has_curves).toBe(true);
+    expect(live.levels.map((l) => [l.level, l.trials, l.curve.length])).toEqual([['(none)', TRIALS, EPOCHS]]);
+    expect(live.levels[0]!.curve.map((p) => p[4])).toEqual(Array<number>(EPOCHS).fill(TRIALS));
 
     // Probe events from the worker plus leased and completed trial events from the coordinator.
     const events = TRIALS * EPOCHS + 2 * TRIALS;
