@@ -1,4 +1,5 @@
 // Training runs end to end on tiny configs: learning, determinism, resume, divergence.
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { TrialConfig, type TrialConfigInput } from '../../spec/index.js';
 import {
@@ -130,6 +131,25 @@ describe('runTrial', () => {
     expect(log).toEqual(['event 0', 'event 2', 'checkpoint 2', 'event 4']);
     const separate = await collect(tiny({ epochs: 5 }, { every: 2 }), 'wasm', { reuseForward: false });
     expect(separate.records.map((r) => r.epoch)).toEqual([0, 2, 4]);
+  });
+
+  it.each([
+    ['full batch', {}],
+    ['input noise', { noise: 0.1 }],
+    ['minibatches', { batch_size: 50 }],
+  ])('leaves no tensors behind and holds a steady count across epochs (%s)', async (_name, train) => {
+    await createEngine('wasm');
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    const checkpoints: TrainingCheckpoint[] = [];
+    await collect(tiny({ epochs: 8, ...train }, { every: 2 }), 'wasm', {
+      onEpoch: () => void counts.push(tf.memory().numTensors),
+      checkpointEvery: 3,
+      onCheckpoint: (c) => void checkpoints.push(c),
+    });
+    expect(new Set(counts.slice(0, -1)).size).toBe(1);
+    await collect(tiny({ epochs: 8, ...train }, { every: 2 }), 'wasm', { resumeFrom: checkpoints[0]! });
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('refuses a checkpoint from another trial', async () => {

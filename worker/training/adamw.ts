@@ -21,11 +21,13 @@ export class AdamW {
     state?: AdamWState,
   ) {
     this.step = state?.step ?? 0;
-    this.m = params.map((p, i) =>
-      tf.variable(state ? tf.tensor(state.m[i]!, p.shape) : tf.zerosLike(p), false),
+    // tidy: a variable shares its initial tensor's data, which would otherwise stay referenced
+    // (and in the wasm heap) after the variable is disposed.
+    this.m = tf.tidy(() =>
+      params.map((p, i) => tf.variable(state ? tf.tensor(state.m[i]!, p.shape) : tf.zerosLike(p), false)),
     );
-    this.v = params.map((p, i) =>
-      tf.variable(state ? tf.tensor(state.v[i]!, p.shape) : tf.zerosLike(p), false),
+    this.v = tf.tidy(() =>
+      params.map((p, i) => tf.variable(state ? tf.tensor(state.v[i]!, p.shape) : tf.zerosLike(p), false)),
     );
   }
 

@@ -97,13 +97,13 @@ export function gradients(
         : undefined;
     let chunkLoss: tf.Scalar | null = null;
     let z: tf.Tensor2D | null = null;
-    const { grads } = tf.variableGrads(() => {
+    const { value, grads } = tf.variableGrads(() => {
       z = tf.keep(logits(map, pooled(map, chunk, dims, eps)));
       const l = crossEntropySum(z, chunk.onehot);
       chunkLoss = tf.keep(l);
       return tf.div<tf.Scalar>(l, denom);
     }, p.vars);
-    eps?.dispose();
+    tf.dispose([value, ...(eps ? [eps] : [])]);
     const zs = z as unknown as tf.Tensor2D;
     correct = accumulate(correct, countCorrect(zs, chunk.labels));
     zs.dispose();

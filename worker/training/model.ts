@@ -95,7 +95,7 @@ export function uploadBatch(x: Int32Array, y: Int32Array, dims: ModelDims): Toke
     idx,
     idx2d,
     labels,
-    onehot: tf.oneHot(labels, dims.classes).toFloat() as tf.Tensor2D,
+    onehot: tf.tidy(() => tf.oneHot(labels, dims.classes).toFloat() as tf.Tensor2D),
     scores: scoreTableFits(dims, size) ? gatherIds(scoreIndices(x, size, dims)) : null,
   };
 }

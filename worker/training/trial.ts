@@ -113,7 +113,8 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   const values = resume ? resume.params : initialValues(specs, Rng.stream(seed, 'init'));
   const params: ParamSet = {
     names: specs.map((s) => s.name),
-    vars: specs.map((s, i) => tf.variable(tf.tensor(values[i]!, s.shape), true)),
+    // tidy frees the initial tensors, whose data the variables would otherwise share for good.
+    vars: tf.tidy(() => specs.map((s, i) => tf.variable(tf.tensor(values[i]!, s.shape), true))),
   };
   const opt = new AdamW(params.vars, resume?.adam);
   const noiseRng = resume ? Rng.fromState(resume.rng.noise) : Rng.stream(seed, 'noise');
