@@ -11,15 +11,15 @@ import { startCli, type CliProcess } from '../support/processes.js';
 const CHROMIUM = '/usr/bin/chromium';
 const outDir = new URL('../../test-output/', import.meta.url).pathname;
 
-// 6 trials × 100 epochs on 2 workers: about 10 s here, and short enough (≤ 128 epochs) that no
-// curve is thinned, so its point count only grows.
+// 8 trials × 120 epochs on 2 workers: about 16 s here (the test stops it early), and short enough
+// (≤ 128 epochs) that no curve is thinned, so its point count only grows.
 const SPEC = `
 name: live
-seeds: 3
+seeds: 4
 base:
   task: { kind: clustered-tokens, vocab: 16, clusters: 4, seq_len: 6, train_size: 64, val_size: 32 }
   model: { d_model: 8, ffn: 16 }
-  train: { epochs: 100 }
+  train: { epochs: 120 }
   probes: { probe_set: 8 }
 axes:
   weight_decay: [0, 0.5]
@@ -91,7 +91,7 @@ describe('live page of phasesweep run', () => {
     );
     expect(second.every((c) => c.level === '0' || c.level === '0.5')).toBe(true);
     expect(await page.$$eval('polygon.iqr', (els: PageElement[]) => els.length)).toBe(second.length);
-    expect(await page.textContent('#summary')).toMatch(/^running · epochs \d+\/600/);
+    expect(await page.textContent('#summary')).toMatch(/^running · epochs \d+\/960/);
     expect(await page.$$eval('#levels tr', (els: PageElement[]) => els.length)).toBe(3); // header + 2 levels
     expect(await page.textContent('#conn')).toBe('live');
     // Choosing another probe redraws from the same stream.
