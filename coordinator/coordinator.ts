@@ -108,6 +108,7 @@ export class Coordinator {
     const snapshot = await c.store.load();
     c.scheduler.registry.restore(snapshot.sweeps, snapshot.trials);
     const leases = c.scheduler.restoreLeases();
+    c.scheduler.reannounce();
     if (snapshot.sweeps.length > 0) {
       c.log.info(
         `recovered ${snapshot.sweeps.length} sweeps, ${snapshot.trials.length} trials, ${leases} live leases`,

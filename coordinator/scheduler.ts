@@ -158,6 +158,7 @@ export class Scheduler {
     if (ok) {
       const state = r.outcome === TrialOutcome.TRIAL_OUTCOME_COMPLETED ? 'completed' : 'diverged';
       this.registry.finish(trial, state, r.epochs, r.reason);
+      if (meta !== undefined) this.registry.setMetadata(trial, meta);
       this.workerFailures.delete(workerId);
       this.emit(trial, lease, state, r.reason, meta);
     } else if (this.registry.cancelled(trial)) {
@@ -260,9 +261,26 @@ export class Scheduler {
     return n;
   }
 
+  /**
+   * Re-sends the status event of every trial that has one (after a restart): an event the
+   * previous process recorded in its state but had not yet published is not lost. Event ids
+   * are (trial, attempt, status), so one that did get out is dropped as a duplicate.
+   */
+  reannounce(): number {
+    let n = 0;
+    for (const sweep of this.registry.list()) {
+      for (const t of sweep.trials.values()) {
+        if (t.state === 'pending' || t.attempt === 0) continue;
+        this.emit(t, { attempt: t.attempt, workerId: t.workerId }, t.state, t.reason, t.metadata);
+        n++;
+      }
+    }
+    return n;
+  }
+
   private emit(
     trial: TrialRecord,
-    lease: LeaseRecord,
+    lease: Pick<LeaseRecord, 'attempt' | 'workerId'>,
     status: string,
     reason = '',
     metadata?: TrialEvent['metadata'],

@@ -2,6 +2,7 @@
 // scheduler asks it for the next trial to lease and reports outcomes back. Re-submitting a sweep
 // adds only the trials it does not have yet (ids are deterministic), so submission is idempotent.
 // Every change marks its record dirty; the state store persists exactly the dirty records.
+import type { EngineMetadata } from '../proto/index.js';
 import type { PlannedTrial, SweepSpec } from '../spec/index.js';
 import { canonicalJson } from '../spec/index.js';
 import { PendingQueue } from './pending-queue.js';
@@ -36,6 +37,8 @@ export interface TrialRecord {
   checkpointRef: string;
   finalLoss: number | null;
   finalValAcc: number | null;
+  /** Engine, backend and library versions of the attempt that finished it. */
+  metadata?: EngineMetadata;
 }
 
 export interface SweepRecord {
@@ -231,6 +234,11 @@ export class SweepRegistry {
     t.attempt += 1;
     t.workerId = workerId;
     return t.attempt;
+  }
+
+  setMetadata(t: TrialRecord, metadata: EngineMetadata): void {
+    t.metadata = metadata;
+    this.dirtyTrials.add(t);
   }
 
   setLeaseToken(t: TrialRecord, token: string): void {

@@ -47,6 +47,12 @@ export interface WorkerOptions {
   /** Where checkpoints go (every `checkpointEvery` epochs); none: a lost trial restarts from 0. */
   checkpoints?: CheckpointStore;
   checkpointEvery?: number;
+  /**
+   * Leases held ready beyond the running one, so the next trial starts without a round trip:
+   * a number, or 'auto' (one while trials take under 30 s, where the round trip would show;
+   * none for longer trials, so a queued trial never waits behind a long one).
+   */
+  prefetch?: number | 'auto';
   /** Bearer token for the coordinator. */
   authToken?: string;
   /** CA certificate (PEM) to reach a TLS coordinator; undefined: plaintext. */
@@ -82,6 +88,11 @@ export class WorkerAgent {
   private trialDone: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  /** Leases received while a trial runs (prefetch), started in order. */
+  private queued: { lease: Lease; validUntil: number }[] = [];
+  /** Leases asked for and not yet received (the coordinator's `wanted` for this session). */
+  private outstanding = 0;
+  private lastTrialMs = Number.POSITIVE_INFINITY;
   /** Send times of heartbeats awaiting a reply, oldest first (replies come in order). */
   private heartbeatsSent: number[] = [];
   private replyWaiters: (() => void)[] = [];
@@ -127,6 +138,7 @@ export class WorkerAgent {
   async shutdown(): Promise<void> {
     if (this.state === 'draining' || this.state === 'stopped') return;
     this.transition('draining');
+    for (const q of this.queued.splice(0)) this.release(q.lease, 'worker shutting down');
     if (this.running) {
       this.running.abortReason = 'shutdown';
       this.running.abort.abort(new Error('worker shutting down'));
@@ -190,13 +202,29 @@ export class WorkerAgent {
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = setInterval(() => this.sendHeartbeat(), msg.welcome.heartbeat_ms);
       this.heartbeat.unref();
-      if (this.running === undefined && this.state === 'running') this.send({ request: { count: 1 } });
-      else this.sendHeartbeat();
+      this.outstanding = 0; // a new session starts with nothing asked for
+      if (this.running !== undefined || this.queued.length > 0) this.sendHeartbeat();
+      this.requestMore();
     } else if (msg.lease !== undefined) {
-      this.startTrial(msg.lease);
+      this.outstanding = Math.max(0, this.outstanding - 1);
+      if (this.state !== 'running') this.release(msg.lease, 'worker shutting down');
+      else if (this.running === undefined) this.startTrial(msg.lease);
+      else this.queued.push({ lease: msg.lease, validUntil: performance.now() + 0.9 * msg.lease.ttl_ms });
+      this.requestMore();
     } else if (msg.heartbeat_reply !== undefined) {
       const sentAt = this.heartbeatsSent.shift();
       for (const d of msg.heartbeat_reply.directives) {
+        if (
+          d.action === LeaseAction.LEASE_ACTION_CANCEL ||
+          d.action === LeaseAction.LEASE_ACTION_LEASE_LOST
+        ) {
+          // A queued lease that is no longer ours is simply dropped: it never started.
+          this.queued = this.queued.filter((q) => q.lease.token !== d.token);
+        } else if (sentAt !== undefined) {
+          for (const q of this.queued)
+            if (q.lease.token === d.token)
+              q.validUntil = Math.max(q.validUntil, sentAt + 0.9 * q.lease.ttl_ms);
+        }
         const r = this.running;
         if (r === undefined || r.lease.token !== d.token) continue;
         if (d.action === LeaseAction.LEASE_ACTION_CONTINUE && sentAt !== undefined) {
@@ -236,52 +264,71 @@ export class WorkerAgent {
 
   private sendHeartbeat(): void {
     const r = this.running;
-    const sent = this.send({
-      heartbeat: {
-        leases: r
-          ? [
-              {
-                trial_id: r.lease.trial?.trial_id ?? '',
-                token: r.lease.token,
-                epoch: r.epoch,
-                checkpoint_ref: r.checkpointRef,
-              },
-            ]
-          : [],
-      },
-    });
+    const held = this.queued.map(({ lease: l }) => ({
+      trial_id: l.trial?.trial_id ?? '',
+      token: l.token,
+      epoch: 0,
+      checkpoint_ref: l.checkpoint_ref,
+    }));
+    if (r)
+      held.unshift({
+        trial_id: r.lease.trial?.trial_id ?? '',
+        token: r.lease.token,
+        epoch: r.epoch,
+        checkpoint_ref: r.checkpointRef,
+      });
+    const sent = this.send({ heartbeat: { leases: held } });
     if (sent) {
       this.heartbeatsSent.push(performance.now());
       this.o.observer?.heartbeatSent();
     }
   }
 
-  private startTrial(lease: Lease): void {
-    if (this.running !== undefined || this.state !== 'running') {
-      // Never run two at once: hand it straight back.
-      this.send({
-        result: {
-          trial_id: lease.trial?.trial_id ?? '',
-          token: lease.token,
-          outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED,
-          epochs: 0,
-          reason: 'worker busy',
-        },
-      });
-      return;
-    }
+  /** Asks for as many leases as it takes to hold one running plus the prefetch. */
+  private requestMore(): void {
+    if (this.state !== 'running' || !this.welcomed) return;
+    const prefetch =
+      this.o.prefetch === 'auto' || this.o.prefetch === undefined
+        ? this.lastTrialMs < 30_000
+          ? 1
+          : 0
+        : this.o.prefetch;
+    const held = (this.running ? 1 : 0) + this.queued.length;
+    const want = 1 + prefetch - held - this.outstanding;
+    if (want <= 0) return;
+    this.outstanding += want;
+    this.send({ request: { count: this.outstanding } });
+  }
+
+  private release(lease: Lease, reason: string): void {
+    const result = {
+      trial_id: lease.trial?.trial_id ?? '',
+      token: lease.token,
+      outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED,
+      epochs: 0,
+      reason,
+    };
+    if (!this.send({ result }))
+      this.o.log.warn(`could not hand back ${result.trial_id}: its lease will expire`);
+  }
+
+  private startTrial(lease: Lease, validUntil = performance.now() + 0.9 * lease.ttl_ms): void {
     const running: Running = {
       lease,
       epoch: 0,
       checkpointRef: lease.checkpoint_ref,
-      validUntil: performance.now() + 0.9 * lease.ttl_ms,
+      validUntil,
       abort: new AbortController(),
     };
     this.running = running;
+    const started = performance.now();
     this.trialDone = this.train(running).finally(() => {
       this.running = undefined;
       this.trialsRun++;
-      if (this.state === 'running') this.send({ request: { count: 1 } });
+      this.lastTrialMs = performance.now() - started;
+      const next = this.queued.shift();
+      if (next !== undefined && this.state === 'running') this.startTrial(next.lease, next.validUntil);
+      this.requestMore();
     });
   }
 

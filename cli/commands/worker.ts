@@ -27,6 +27,8 @@ restarts. SIGTERM gives the running trial back so it is re-leased at once.
   --prefix P             NATS subject and bucket prefix (default phasesweep)
   --checkpoint-dir DIR   keep checkpoints in DIR instead (a directory all workers share)
   --checkpoint-every K   checkpoint every K epochs (default 10)
+  --prefetch N|auto      leases held ready beside the running one (default auto: one while
+                         trials take under 30 s, none for longer ones)
   --id NAME              worker id (default host-pid); stable ids let a worker re-attach
   --quiet                log warnings and errors only
   --http HOST:PORT       serve /metrics, /healthz, /readyz (ready = connected to the coordinator);
@@ -41,6 +43,7 @@ ${CONNECTION_HELP}`,
       'checkpoint-dir': { type: 'string' },
       'checkpoint-every': { type: 'string' },
       id: { type: 'string' },
+      prefetch: { type: 'string', default: 'auto' },
       quiet: { type: 'boolean' },
       ...HTTP_FLAG,
     });
@@ -77,6 +80,7 @@ ${CONNECTION_HELP}`,
       checkpointEvery: intFlag('checkpoint-every', values['checkpoint-every'], 10, 1),
       log,
       workerId: values.id,
+      prefetch: values.prefetch === 'auto' ? 'auto' : intFlag('prefetch', values.prefetch, 0, 0),
       observer: metrics,
     });
     io.signal.addEventListener('abort', () => void agent.shutdown(), { once: true });

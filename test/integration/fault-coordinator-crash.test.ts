@@ -39,7 +39,7 @@ describe('a coordinator killed mid-sweep', () => {
     await first.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000));
     const second = await cluster.startCoordinator(port);
-    await second.waitFor(/recovered 1 sweeps, 6 trials, [12] live leases/);
+    await second.waitFor(/recovered 1 sweeps, 6 trials, [1-4] live leases/);
 
     const done = await cluster.waitFor('recover', (s) => s.state !== 'running');
     expect(done.state).toBe('completed');
