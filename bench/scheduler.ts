@@ -26,7 +26,7 @@ const { values } = parseArgs({
     trials: { type: 'string', default: '20000' },
     'ttl-ms': { type: 'string', default: '3000' },
     'overhead-workers': { type: 'string', default: '100' },
-    'overhead-trials': { type: 'string', default: '500' },
+    'overhead-trials': { type: 'string', default: '1000' },
   },
 });
 const WORKERS = Number(values.workers);
@@ -43,30 +43,46 @@ interface SimOptions {
   onRequest?: () => void;
 }
 
-/** A worker that speaks the real protocol but trains nothing. */
-function simulatedWorker(o: SimOptions): { stream: Stream; heartbeats: () => void } {
+/**
+ * A worker that speaks the real protocol but trains nothing: one trial at a time, with the
+ * agent's lease accounting (`prefetch` leases held ready beside the running one).
+ */
+function simulatedWorker(o: SimOptions & { prefetch?: number }): { stream: Stream; heartbeats: () => void } {
   const stream = o.client.connect();
+  const prefetch = o.prefetch ?? 0;
   let current: Lease | undefined;
-  const request = () => {
+  const queued: Lease[] = [];
+  let outstanding = 0;
+  const requestMore = () => {
+    const want = 1 + prefetch - (current ? 1 : 0) - queued.length - outstanding;
+    if (want <= 0) return;
+    outstanding += want;
     o.onRequest?.();
-    stream.write({ request: { count: 1 } });
+    stream.write({ request: { count: outstanding } });
+  };
+  const start = (lease: Lease) => {
+    current = lease;
+    void o.onLease(lease, stream).then((outcome) => {
+      current = undefined;
+      if (outcome === 'die') {
+        stream.cancel();
+        return;
+      }
+      stream.write({
+        result: { trial_id: lease.trial!.trial_id, token: lease.token, outcome, epochs: 1, reason: '' },
+      });
+      const next = queued.shift();
+      if (next) start(next);
+      requestMore();
+    });
   };
   stream.on('data', (msg: CoordinatorMessage) => {
-    if (msg.welcome) request();
+    if (msg.welcome) requestMore();
     if (msg.lease) {
-      const lease = msg.lease;
-      current = lease;
-      void o.onLease(lease, stream).then((outcome) => {
-        current = undefined;
-        if (outcome === 'die') {
-          stream.cancel();
-          return;
-        }
-        stream.write({
-          result: { trial_id: lease.trial!.trial_id, token: lease.token, outcome, epochs: 1, reason: '' },
-        });
-        request();
-      });
+      outstanding = Math.max(0, outstanding - 1);
+      if (current) queued.push(msg.lease);
+      else start(msg.lease);
+      requestMore();
     }
   });
   stream.on('error', () => undefined);
@@ -76,14 +92,19 @@ function simulatedWorker(o: SimOptions): { stream: Stream; heartbeats: () => voi
   return {
     stream,
     heartbeats: () => {
-      if (current)
+      const held = [...(current ? [current] : []), ...queued];
+      if (held.length > 0) {
         stream.write({
           heartbeat: {
-            leases: [
-              { trial_id: current.trial!.trial_id, token: current.token, epoch: 0, checkpoint_ref: '' },
-            ],
+            leases: held.map((l) => ({
+              trial_id: l.trial!.trial_id,
+              token: l.token,
+              epoch: 0,
+              checkpoint_ref: '',
+            })),
           },
         });
+      }
     },
   };
 }
@@ -191,6 +212,7 @@ async function overhead(coordinator: Coordinator) {
     const sim: ReturnType<typeof simulatedWorker> = simulatedWorker({
       id: `ovh-${i}`,
       client: cs[Math.floor(i / 100)]!,
+      prefetch: 1, // what the agent does while trials take under 30 s
       onRequest: () => void ready++,
       onLease: async () => {
         const hb = setInterval(() => sim.heartbeats(), coordinator.heartbeatMs);
