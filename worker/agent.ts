@@ -358,6 +358,7 @@ export class WorkerAgent {
         signal: r.abort.signal,
         resumeFrom,
         checkpointEvery: store ? (this.o.checkpointEvery ?? 10) : undefined,
+        checkpointOnAbort: store !== undefined,
         onCheckpoint: store
           ? async (c) => {
               // Events up to this epoch leave the worker before the checkpoint is announced,
@@ -391,7 +392,10 @@ export class WorkerAgent {
       else if (r.abortReason === 'lease_lost') {
         this.o.observer?.trialFinished('lease_lost');
         return; // someone else owns it now: say nothing
-      } else result.outcome = TrialOutcome.TRIAL_OUTCOME_RELEASED;
+      } else {
+        result.outcome = TrialOutcome.TRIAL_OUTCOME_RELEASED;
+        this.sendHeartbeat(); // carries the hand-over checkpoint ahead of the release
+      }
     } catch (err) {
       await this.sink.flush().catch(() => undefined);
       result.reason = err instanceof Error ? err.message : String(err);

@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { Coordinator, silentLogger } from '../../coordinator/index.js';
 import type { ProbeEvent, TrialEvent } from '../../proto/index.js';
 import { expandSweep, parseSweepYaml } from '../../spec/index.js';
-import { createEngine, WorkerAgent } from '../../worker/index.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine, DirCheckpointStore, WorkerAgent } from '../../worker/index.js';
 
 const spec = (epochs: number) =>
   parseSweepYaml(`
@@ -71,5 +74,46 @@ describe('worker agent', () => {
     const counts = coordinator.scheduler.registry.countByState('agent');
     await coordinator.shutdown(1000);
     expect(counts).toMatchObject({ pending: 3, leased: 0, failed: 0 });
+  });
+
+  it('checkpoints on shutdown, and the next worker resumes right after that epoch', async () => {
+    const { coordinator, agent, events } = await harness(400);
+    const checkpoints = new DirCheckpointStore(mkdtempSync(join(tmpdir(), 'phasesweep-ckpt-')));
+    const first = new WorkerAgent({
+      coordinator: coordinator.address,
+      engine: await createEngine('wasm'),
+      log: silentLogger,
+      workerId: 'w2',
+      checkpoints,
+      checkpointEvery: 1000, // never periodically: only the hand-over checkpoint exists
+      prefetch: 0,
+    });
+    void agent.shutdown(); // the harness's own agent never runs here
+    const running = first.run();
+    while (events.length < 5) await new Promise((r) => setTimeout(r, 20));
+    await first.shutdown();
+    await running;
+    const handedOver = coordinator.scheduler.registry.list()[0]!;
+    const trial = [...handedOver.trials.values()].find((t) => t.checkpointRef !== '')!;
+    expect(trial.state).toBe('pending');
+    const lastEpoch = Math.max(...events.filter((e) => e.trial_id === trial.trialId).map((e) => e.epoch));
+    expect(trial.checkpointRef).toContain(`-e${lastEpoch}.ckpt`);
+
+    const second = new WorkerAgent({
+      coordinator: coordinator.address,
+      engine: await createEngine('wasm'),
+      log: silentLogger,
+      workerId: 'w3',
+      checkpoints,
+      prefetch: 0,
+    });
+    const running2 = second.run();
+    while (!events.some((e) => e.trial_id === trial.trialId && e.attempt === 2))
+      await new Promise((r) => setTimeout(r, 20));
+    await second.shutdown();
+    await running2;
+    await coordinator.shutdown(1000);
+    const resumed = events.filter((e) => e.trial_id === trial.trialId && e.attempt === 2);
+    expect(resumed[0]!.epoch).toBe(lastEpoch + 1);
   });
 });

@@ -46,6 +46,8 @@ export interface RunTrialOptions {
   /** Checkpoint after every this many epochs (counted from epoch 0). */
   checkpointEvery?: number;
   onCheckpoint?: (c: TrainingCheckpoint) => Promise<void> | void;
+  /** Also checkpoint the last completed epoch when aborted (a graceful shutdown hands over). */
+  checkpointOnAbort?: boolean;
   /**
    * With full batch and no input noise (the default), train_acc after epoch t's step is read
    * off epoch t+1's training forward pass, which computes exactly those logits, and the event
@@ -205,11 +207,17 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
     return probes;
   };
   let epoch = resume ? resume.epoch + 1 : 0;
+  const firstEpoch = epoch;
+  // Aborted before `epoch` stepped: weights, moments and generators are those after epoch − 1.
+  const aborted = async (): Promise<TrialRunResult> => {
+    if (opts.checkpointOnAbort && opts.onCheckpoint && epoch > firstEpoch) await checkpoint(epoch - 1);
+    return { status: 'aborted', epochs: epoch, reason: 'aborted' };
+  };
   try {
     for (; epoch <= last; epoch++) {
       if (opts.signal?.aborted) {
         if (pending) await flush(trainAccuracy());
-        return { status: 'aborted', epochs: epoch, reason: 'aborted' };
+        return await aborted();
       }
       const probeNow = epoch % config.probes.every === 0 || epoch === last;
       const t0 = performance.now();
@@ -229,7 +237,8 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
           waited = performance.now() - t;
           if (opts.signal?.aborted) {
             tf.dispose(g.grads);
-            return { status: 'aborted', epochs: epoch, reason: 'aborted' };
+            // Only the reuse path gets here (full batch, no noise): no generator has moved.
+            return await aborted();
           }
         }
         if (Number.isFinite(g.loss)) opt.apply(g.grads, config.train.lr, weightDecayAt(config, epoch));
