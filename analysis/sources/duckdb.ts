@@ -172,6 +172,8 @@ export async function loadParquet(path: string, sweep?: string): Promise<StoreRo
     const warnings = ignored.length
       ? [`${path}: ignoring column(s) that are neither axes nor probes: ${ignored.join(', ')}`]
       : [];
+    if (sweep !== undefined)
+      warnings.push(`${path}: holds one sweep's rows (axis.<name> columns); "${sweep}" is ignored`);
     return { rows, warnings };
   });
 }

@@ -91,6 +91,7 @@ describe('analyze from the embedded store', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('ignoring column(s) that are neither axes nor probes: note');
     expect(JSON.parse(r.stdout)).toEqual(expected);
+    expect((await runCli(['grid', '--input', file, '--json'])).stderr).toContain('"grid" is ignored');
   });
 
   it('names a missing store, an unknown sweep and conflicting flags', async () => {
