@@ -6,4 +6,12 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh install
 npm run -s build
 npm run -s lint
-npx vitest run "$@"
+mkdir -p test-output
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile=test-output/vitest.json "$@" || status=$?
+# One plain closing line for tools that read it.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("test-output/vitest.json", "utf8"));
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+' || true
+exit "$status"
