@@ -212,4 +212,42 @@ describe('scheduler', () => {
     const sweeps = a.inbox.slice(1).map((m) => m.lease!.trial!.sweep_id);
     expect(sweeps.sort()).toEqual(['low', 'other']);
   });
+
+  it('quarantines a worker that keeps failing trials, and leases to the others', () => {
+    const clock = new ManualClock();
+    const quarantined: string[] = [];
+    let n = 0;
+    const scheduler = new Scheduler({
+      clock,
+      leaseTtlMs: 1000,
+      maxFailures: 10,
+      quarantineAfter: 3,
+      newToken: () => `q${n++}`,
+      onQuarantine: (id) => quarantined.push(id),
+    });
+    const spec = parseSweepYaml('name: q\nseeds: 6');
+    scheduler.submit(spec, expandSweep(spec));
+    const bad = worker('bad');
+    scheduler.attach(bad);
+    for (let i = 0; i < 3; i++) {
+      scheduler.request('bad', 1);
+      const l = bad.inbox[i]!.lease!;
+      scheduler.result('bad', {
+        trial_id: l.trial!.trial_id,
+        token: l.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
+        epochs: 0,
+        reason: 'CUDA error',
+      });
+    }
+    expect(quarantined).toEqual(['bad']);
+    scheduler.request('bad', 1);
+    expect(bad.inbox).toHaveLength(3); // no more leases for it
+    const good = worker('good');
+    scheduler.attach(good);
+    scheduler.request('good', 1);
+    expect(good.inbox[0]!.lease).toBeDefined();
+    // Its failures were crashes, not results: the trials wait for another worker.
+    expect(scheduler.registry.countByState('q')).toMatchObject({ failed: 0, leased: 1 });
+  });
 });
