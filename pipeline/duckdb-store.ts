@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ProbeEvent, TrialEvent } from '../proto/index.js';
 import { PhasesweepError } from '../spec/errors.js';
 import { PROBE_NAMES } from '../spec/probes.js';
+import { TRIAL_COLUMNS } from './clickhouse-sql.js';
 import { probeValue, trialRow, zipRecord } from './rows.js';
 
 export interface ProbeRowOut {
@@ -92,27 +93,8 @@ const MERGE_PROBES = `INSERT INTO probe_events (${PROBE_INSERT_COLS.join(', ')},
   ON CONFLICT (sweep_id, trial_id, epoch) DO UPDATE SET ${updateProbe}
   WHERE excluded.attempt >= probe_events.attempt`;
 
-const TRIAL_COLS = [
-  'sweep_id',
-  'trial_id',
-  'sweep_name',
-  'attempt',
-  'status',
-  'version',
-  'time_ms',
-  'seed',
-  'config_json',
-  'axes_names',
-  'axes_values',
-  'engine',
-  'backend',
-  'simd',
-  'versions_names',
-  'versions_values',
-  'reason',
-  'worker_id',
-  'epochs',
-];
+// The ClickHouse columns but `time`, which is derived from time_ms on insert.
+const TRIAL_COLS = TRIAL_COLUMNS.filter((c) => c !== 'time');
 
 const UPSERT_TRIAL = `INSERT INTO trials (${TRIAL_COLS.join(', ')}, time)
   VALUES (${TRIAL_COLS.map((c) => `$${c}`).join(', ')}, epoch_ms($time_ms::BIGINT))

@@ -1,7 +1,7 @@
 // Training runs end to end on tiny configs: learning, determinism, resume, divergence.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { TrialConfig, type TrialConfigInput } from '../../spec/index.js';
+import { TrialConfig, type TrialConfigInput, PROBE_NAMES } from '../../spec/index.js';
 import {
   createEngine,
   decodeCheckpoint,
@@ -42,27 +42,7 @@ describe('runTrial', () => {
     const last = records.at(-1)!.probes;
     expect(last.val_acc!).toBeGreaterThan(first.val_acc! + 0.2);
     expect(last.loss!).toBeLessThan(first.loss! / 2);
-    for (const name of [
-      'loss',
-      'train_acc',
-      'val_loss',
-      'val_acc',
-      'grad_norm',
-      'grad_norm_total',
-      'emb_norm',
-      'drift',
-      'rel_drift',
-      'stability',
-      'mean_pairwise_cos',
-      'top5_sv_share',
-      'eff_rank',
-      'spectral_entropy',
-      'stable_rank',
-      'grad_drift_ratio',
-      'cka_prev',
-      'noise_sensitivity',
-      'cluster_purity',
-    ] as const) {
+    for (const name of PROBE_NAMES) {
       expect(typeof last[name], name).toBe('number');
     }
     expect(last.grad_norm_total!).toBeGreaterThanOrEqual(last.grad_norm!);
