@@ -1,5 +1,8 @@
 // The built `phasesweep` binary: help, unknown commands and unreadable files map to the
 // documented exit codes with messages that name the problem.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/processes.js';
 
@@ -31,21 +34,26 @@ describe('phasesweep CLI', () => {
   });
 
   it('plans a sweep and warns when the seeds per arm cannot reach α', async () => {
-    const r = await runCli(['sweep', 'plan', 'examples/quickstart.yaml', '--json']);
-    expect(r.code).toBe(0);
-    const plan = JSON.parse(r.output) as {
-      count: number;
-      min_p: number;
-      warnings: string[];
-      epoch_hours: number;
-    };
-    expect(plan).toMatchObject({ count: 6 });
-    expect(plan.min_p).toBeCloseTo(0.1, 12); // 3 vs 3: 2 / C(6, 3)
-    expect(plan.warnings[0]).toMatch(
+    const ok = await runCli(['sweep', 'plan', 'examples/quickstart.yaml', '--json']);
+    expect(ok.code).toBe(0);
+    type Plan = { count: number; min_p: number; warnings: string[]; epoch_hours: number };
+    const plan = JSON.parse(ok.output) as Plan;
+    expect(plan).toMatchObject({ count: 15, warnings: [] });
+    expect(plan.min_p).toBeCloseTo(2 / 252, 12); // 5 vs 5: 2 / C(10, 5) = 0.0079
+    expect(plan.epoch_hours).toBeGreaterThan(0);
+
+    const dir = mkdtempSync(join(tmpdir(), 'phasesweep-plan-'));
+    const few = join(dir, 'few.yaml');
+    writeFileSync(
+      few,
+      'name: few\nseeds: 3\nbase: { train: { epochs: 40 } }\naxes: { weight_decay: [0, 0.1] }\n',
+    );
+    const warned = JSON.parse((await runCli(['sweep', 'plan', few, '--json'])).output) as Plan;
+    expect(warned.min_p).toBeCloseTo(0.1, 12); // 3 vs 3: 2 / C(6, 3)
+    expect(warned.warnings[0]).toMatch(
       /smallest exact two-sided Mann–Whitney p is 0.100 > α = 0.05.*≥ 4 seeds/,
     );
-    expect(plan.epoch_hours).toBeGreaterThan(0);
-    const text = await runCli(['sweep', 'plan', 'examples/quickstart.yaml', '--alpha', '0.2']);
+    const text = await runCli(['sweep', 'plan', few, '--alpha', '0.2']);
     expect(text.output).not.toContain('warning');
     expect(text.output).toMatch(/6 trials \(2 arms × 3 seeds\), 240 epochs/);
   });
