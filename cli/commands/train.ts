@@ -11,7 +11,7 @@ const command: Command = {
 
 Trains one trial of a sweep spec here and writes its probe events as JSON lines
 {"epoch", "seed", …probes}.
-  --trial-index  which trial of the expanded sweep (axes × seeds, as \`phasesweep plan\` lists them);
+  --trial-index  which trial of the expanded sweep (axes × seeds, as \`phasesweep sweep plan\` lists them);
                  without it, the spec's base config (no axis applied)
   --seed         the trial seed (default: the trial's, or the spec's first replicate seed)
   --out          events file (default: standard output, with the summary on standard error)
