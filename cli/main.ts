@@ -38,11 +38,17 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const controller = new AbortController();
-  let interrupts = 0;
+  // The same signal twice forces an exit. A different one does not: Ctrl-C reaches a whole
+  // process group, so local workers get SIGINT from the terminal and SIGTERM from their parent,
+  // and must still hand their trials over.
+  const seen = new Set<NodeJS.Signals>();
   const onSignal = (sig: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT.interrupted);
-    process.stderr.write(`\nphasesweep: ${sig}, stopping (again to force)\n`);
+    if (seen.has(sig)) process.exit(EXIT.interrupted);
+    seen.add(sig);
+    if (seen.size > 1) return;
+    process.stderr.write(
+      `\nphasesweep: ${sig}, stopping (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to force)\n`,
+    );
     controller.abort(new Error(sig));
   };
   process.on('SIGINT', onSignal);

@@ -1,11 +1,11 @@
 // `phasesweep run` on one machine: coordinator, local worker processes, DuckDB store, summary.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDuckDbStore } from '../../pipeline/index.js';
 import { expandSweep, parseSweepYaml } from '../../spec/index.js';
-import { runCli } from '../support/processes.js';
+import { runCli, startCli } from '../support/processes.js';
 
 const SPEC = `
 name: embedded
@@ -57,5 +57,39 @@ describe('phasesweep run (embedded mode)', () => {
     const { code, output } = await runCli(['run', specFile, '--dir', dir]);
     expect(code).toBe(2);
     expect(output).toContain(`${specFile}: base.train.epochs:`);
+  });
+
+  it('resumes after Ctrl-C from the hand-over checkpoints, with the same results as an uninterrupted run', async () => {
+    const spec = SPEC.replace('name: embedded', 'name: resumed').replace('epochs: 5', 'epochs: 600');
+    const dirA = mkdtempSync(join(tmpdir(), 'phasesweep-run-'));
+    const dirB = mkdtempSync(join(tmpdir(), 'phasesweep-run-'));
+    for (const d of [dirA, dirB]) writeFileSync(join(d, 'sweep.yaml'), spec);
+    const whole = await runCli(['run', join(dirA, 'sweep.yaml'), '--workers', '2', '--dir', dirA]);
+    expect(whole.code, whole.output).toBe(0);
+
+    // Ctrl-C reaches the whole foreground process group: the run and its local workers.
+    const first = startCli(['run', join(dirB, 'sweep.yaml'), '--workers', '2', '--dir', dirB], {}, true);
+    await first.waitFor(/epochs [1-9]\d{2,}\/2400/, 60_000);
+    process.kill(-first.child.pid!, 'SIGINT');
+    expect(await first.exited).toBe(130);
+    const again = await runCli(['run', join(dirB, 'sweep.yaml'), '--workers', '2', '--dir', dirB]);
+    expect(again.code, again.output).toBe(0);
+    expect(readFileSync(join(dirB, 'resumed.workers.log'), 'utf8')).toMatch(/resuming after epoch \d+/);
+
+    const rows = async (dir: string) => {
+      const store = await openDuckDbStore(join(dir, 'resumed.duckdb'));
+      try {
+        return (await store.probeRows('resumed')).map((r) => ({
+          trial: r.trial_id,
+          epoch: r.epoch,
+          probes: r.probes,
+        }));
+      } finally {
+        await store.close();
+      }
+    };
+    const [a, b] = [await rows(dirA), await rows(dirB)];
+    expect(b).toHaveLength(4 * 600);
+    expect(b).toEqual(a);
   });
 });

@@ -14,10 +14,12 @@ export interface CliProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+/** `group`: start it as the leader of a new process group, as a shell does a foreground job. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, group = false): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
   });
   let out = '';
   const listeners = new Set<() => void>();
