@@ -101,10 +101,6 @@ export class LeaseTable {
     for (const l of expired) this.release(l.token);
     return expired;
   }
-
-  heldBy(workerId: string): LeaseRecord[] {
-    return [...this.byToken.values()].filter((l) => l.workerId === workerId);
-  }
 }
 
 export function trialKey(sweepId: string, trialId: string): string {
