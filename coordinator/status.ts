@@ -25,7 +25,9 @@ export function sweepStatus(scheduler: Scheduler, sweep: SweepRecord, withTrials
   let epochsTotal = 0;
   for (const t of sweep.trials.values()) {
     epochsTotal += t.epochs;
-    epochsDone += t.state === 'leased' || t.state === 'pending' ? Math.min(t.epoch, t.epochs) : t.epochs;
+    // A finished trial has run all its epochs (a diverged one ends early but is done); a
+    // cancelled or failed one only those it reached.
+    epochsDone += t.state === 'completed' || t.state === 'diverged' ? t.epochs : Math.min(t.epoch, t.epochs);
   }
   const done = registry.isDone(sweep.sweepId);
   return {

@@ -79,6 +79,7 @@ export function createWorkerGateway(o: GatewayOptions): WorkerGatewayServer {
         if (session !== undefined) {
           o.log.info(`worker ${session.workerId} disconnected`);
           o.scheduler.detach(session.workerId, session);
+          session = undefined; // 'end', 'error' and 'cancelled' can each arrive
         }
         if (!call.writableEnded) call.end();
       };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../coordinator/clock.js';
 import { Scheduler, type WorkerSession } from '../../coordinator/scheduler.js';
+import { sweepStatus } from '../../coordinator/status.js';
 import { LeaseAction, TrialOutcome, type CoordinatorMessage, type TrialEvent } from '../../proto/index.js';
 import { expandSweep, parseSweepYaml } from '../../spec/index.js';
 
@@ -249,5 +250,33 @@ describe('scheduler', () => {
     expect(good.inbox[0]!.lease).toBeDefined();
     // Its failures were crashes, not results: the trials wait for another worker.
     expect(scheduler.registry.countByState('q')).toMatchObject({ failed: 0, leased: 1 });
+  });
+
+  it('counts progress in epochs: finished trials in full, cancelled ones as far as they got', () => {
+    const { scheduler, spec, planned } = setup(2); // 2 levels × 2 seeds
+    scheduler.submit(spec, planned);
+    const a = worker('a');
+    scheduler.attach(a);
+    scheduler.request('a', 1);
+    const l = a.inbox[0]!.lease!;
+    scheduler.heartbeat('a', {
+      leases: [{ trial_id: l.trial!.trial_id, token: l.token, epoch: 7, checkpoint_ref: '' }],
+    });
+    scheduler.cancel('s1');
+    const sweep = scheduler.registry.get('s1')!;
+    const epochs = planned[0]!.config.train.epochs;
+    expect(sweepStatus(scheduler, sweep, false)).toMatchObject({
+      epochs_done: 7,
+      epochs_total: 4 * epochs,
+      state: 'cancelled',
+    });
+    scheduler.result('a', {
+      trial_id: l.trial!.trial_id,
+      token: l.token,
+      outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+      epochs,
+      reason: '',
+    });
+    expect(sweepStatus(scheduler, sweep, false).epochs_done).toBe(epochs);
   });
 });
