@@ -15,19 +15,12 @@ import {
   type TrialResult,
   type WorkerMessage,
 } from '../proto/index.js';
-import { TrialConfig } from '../spec/index.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { ProbeSink } from './event-sink.js';
 import type { WorkerObserver } from './metrics.js';
 import { StreamProbeSink } from './event-sink.js';
-import { toProbeEvent } from './probe-event.js';
-import {
-  decodeCheckpoint,
-  encodeCheckpoint,
-  runTrial,
-  type Engine,
-  type TrainingCheckpoint,
-} from './training/index.js';
+import type { Engine } from './training/index.js';
+import { runAttempt, type Attempt } from './trial-attempt.js';
 
 export interface WorkerLogger {
   info(msg: string): void;
@@ -63,17 +56,13 @@ export interface WorkerOptions {
 
 export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
 
-interface Running {
-  lease: Lease;
-  epoch: number;
-  checkpointRef: string;
+interface Running extends Attempt {
   /**
    * Until when (local monotonic ms) the lease is surely still ours: the send time of the last
    * confirmed heartbeat plus the TTL, less a margin. Past it (a paused or partitioned worker),
    * nothing is published until the coordinator confirms the lease again.
    */
   validUntil: number;
-  abort: AbortController;
   /** Why it was aborted: decides the result sent (released, or nothing for a lost lease). */
   abortReason?: 'shutdown' | 'cancel' | 'lease_lost';
 }
@@ -333,73 +322,25 @@ export class WorkerAgent {
   }
 
   private async train(r: Running): Promise<void> {
-    const trial = r.lease.trial!;
-    const info = this.o.engine.info;
-    const metadata = { engine: info.engine, backend: info.backend, simd: info.simd, versions: info.versions };
-    const result: TrialResult = {
-      trial_id: trial.trial_id,
-      token: r.lease.token,
-      outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
-      epochs: 0,
-      reason: '',
-      metadata,
-    };
-    try {
-      const config = TrialConfig.parse(JSON.parse(trial.config_json));
-      this.o.log.info(`trial ${trial.trial_id} attempt ${r.lease.attempt}: training`);
-      const ctx = { lease: r.lease, workerId: this.workerId, engine: info.engine, backend: info.backend };
-      const resumeFrom = await this.loadCheckpoint(r.lease.checkpoint_ref);
-      if (resumeFrom) this.o.log.info(`trial ${trial.trial_id}: resuming after epoch ${resumeFrom.epoch}`);
-      const store = this.o.checkpoints;
-      const out = await runTrial({
-        config,
-        seed: trial.seed,
+    const result = await runAttempt(
+      {
         engine: this.o.engine,
-        signal: r.abort.signal,
-        resumeFrom,
-        checkpointEvery: store ? (this.o.checkpointEvery ?? 10) : undefined,
-        checkpointOnAbort: store !== undefined,
-        onCheckpoint: store
-          ? async (c) => {
-              // Events up to this epoch leave the worker before the checkpoint is announced,
-              // so a resumed attempt never leaves a gap.
-              await this.sink.flush();
-              const key = {
-                sweepId: trial.sweep_id,
-                trialId: trial.trial_id,
-                attempt: r.lease.attempt,
-                epoch: c.epoch,
-              };
-              r.checkpointRef = await store.put(key, encodeCheckpoint(c));
-            }
-          : undefined,
-        onEpoch: async (rec) => {
-          r.epoch = rec.epoch + 1;
-          // Fencing on this side too: a worker that may have lost its lease writes nothing.
-          if (!(await this.confirmLease(r))) return;
-          await this.sink.publish(toProbeEvent(ctx, rec.epoch, rec.probes, Date.now()));
-          this.o.observer?.epochPublished();
-          // Training is synchronous between epochs: yield a macrotask turn so heartbeats,
-          // stream writes and cancellations get through on time.
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        },
-      });
-      await this.sink.flush();
-      result.epochs = out.epochs;
-      result.reason = out.reason ?? '';
-      if (out.status === 'completed') result.outcome = TrialOutcome.TRIAL_OUTCOME_COMPLETED;
-      else if (out.status === 'diverged') result.outcome = TrialOutcome.TRIAL_OUTCOME_DIVERGED;
-      else if (r.abortReason === 'lease_lost') {
+        sink: this.sink,
+        workerId: this.workerId,
+        log: this.o.log,
+        checkpoints: this.o.checkpoints,
+        checkpointEvery: this.o.checkpointEvery,
+        confirmLease: () => this.confirmLease(r),
+        onPublished: () => this.o.observer?.epochPublished(),
+      },
+      r,
+    );
+    if (result.outcome === TrialOutcome.TRIAL_OUTCOME_RELEASED) {
+      if (r.abortReason === 'lease_lost') {
         this.o.observer?.trialFinished('lease_lost');
         return; // someone else owns it now: say nothing
-      } else {
-        result.outcome = TrialOutcome.TRIAL_OUTCOME_RELEASED;
-        this.sendHeartbeat(); // carries the hand-over checkpoint ahead of the release
       }
-    } catch (err) {
-      await this.sink.flush().catch(() => undefined);
-      result.reason = err instanceof Error ? err.message : String(err);
-      this.o.log.error(`trial ${trial.trial_id} failed: ${result.reason}`);
+      this.sendHeartbeat(); // carries the hand-over checkpoint ahead of the release
     }
     this.o.observer?.trialFinished(
       result.outcome === TrialOutcome.TRIAL_OUTCOME_COMPLETED
@@ -411,17 +352,6 @@ export class WorkerAgent {
             : 'failed',
     );
     if (!this.send({ result })) this.unsentResult = result;
-  }
-
-  private async loadCheckpoint(ref: string): Promise<TrainingCheckpoint | undefined> {
-    if (!ref) return undefined;
-    if (this.o.checkpoints === undefined) {
-      this.o.log.warn(
-        `lease names checkpoint ${ref} but this worker has no checkpoint store: starting at epoch 0`,
-      );
-      return undefined;
-    }
-    return decodeCheckpoint(await this.o.checkpoints.get(ref));
   }
 
   private transition(to: WorkerState): void {
