@@ -2,6 +2,7 @@
 // touches only what changed and a restarted coordinator (on any host) reads it all back.
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsReplicas } from '../pipeline/index.js';
 import { PhasesweepError } from '../spec/index.js';
 import type { PersistedSweep, PersistedTrial } from './sweep-registry.js';
 import type { StateSnapshot, StateStore } from './state-store.js';
@@ -28,7 +29,7 @@ export class KvStateStore implements StateStore {
         cause: err,
       });
     }
-    const kv = await new Kvm(nc).create(bucket, { history: 1 });
+    const kv = await new Kvm(nc).create(bucket, { history: 1, replicas: natsReplicas() });
     return new KvStateStore(nc, kv);
   }
 

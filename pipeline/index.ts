@@ -37,3 +37,4 @@ export { trialVersion } from './rows.js';
 export type { InsertFormat } from './clickhouse-sink.js';
 export { createIngestMetrics, type IngestMetrics } from './metrics.js';
 export { tapProbeEvents, type ProbeTap, type ProbeTapOptions } from './probe-tap.js';
+export { natsReplicas } from './nats-replicas.js';

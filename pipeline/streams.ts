@@ -14,6 +14,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import { PhasesweepError } from '../spec/errors.js';
+import { natsReplicas } from './nats-replicas.js';
 import { streamNames } from './subjects.js';
 
 export interface StreamLimits {
@@ -52,7 +53,7 @@ function eventsConfig(
     max_age: nanos(limits.maxAgeMs),
     max_msg_size: 1024 * 1024,
     duplicate_window: nanos(limits.duplicateWindowMs),
-    num_replicas: 1,
+    num_replicas: natsReplicas(),
   };
 }
 
@@ -69,7 +70,7 @@ function deadLetterConfig(
     discard: DiscardPolicy.Old,
     max_bytes: Math.min(limits.maxBytes, 256 * 1024 ** 2),
     max_age: nanos(limits.maxAgeMs * 2),
-    num_replicas: 1,
+    num_replicas: natsReplicas(),
   };
 }
 

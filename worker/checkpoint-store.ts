@@ -5,6 +5,7 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { natsReplicas } from '../pipeline/index.js';
 import { PhasesweepError } from '../spec/index.js';
 
 export interface CheckpointKey {
@@ -58,7 +59,7 @@ export class NatsCheckpointStore implements CheckpointStore {
 
   static async open(natsUrl: string, bucket: string): Promise<NatsCheckpointStore> {
     const nc = await connect({ servers: natsUrl, maxReconnectAttempts: -1, name: 'phasesweep-checkpoints' });
-    const os = await new Objm(nc).create(bucket);
+    const os = await new Objm(nc).create(bucket, { replicas: natsReplicas() });
     return new NatsCheckpointStore(nc, os, bucket);
   }
 
