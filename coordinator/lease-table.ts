@@ -10,8 +10,6 @@ export interface LeaseRecord {
   readonly token: string;
   readonly workerId: string;
   expiresAt: number;
-  epoch: number;
-  checkpointRef: string;
 }
 
 export type TokenSource = () => string;
@@ -41,8 +39,6 @@ export class LeaseTable {
       token: this.newToken(),
       workerId,
       expiresAt: this.clock.now() + this.ttlMs,
-      epoch: 0,
-      checkpointRef: '',
     };
     this.byToken.set(lease.token, lease);
     this.byTrial.set(key, lease);
@@ -58,8 +54,6 @@ export class LeaseTable {
       token,
       workerId,
       expiresAt: this.clock.now() + this.ttlMs,
-      epoch: 0,
-      checkpointRef: '',
     };
     this.byToken.set(token, lease);
     this.byTrial.set(trialKey(sweepId, trialId), lease);
@@ -76,12 +70,10 @@ export class LeaseTable {
   }
 
   /** Extends a live lease held by `workerId`; undefined when the token is stale or not theirs. */
-  renew(token: string, workerId: string, epoch?: number, checkpointRef?: string): LeaseRecord | undefined {
+  renew(token: string, workerId: string): LeaseRecord | undefined {
     const lease = this.byToken.get(token);
     if (lease === undefined || lease.workerId !== workerId) return undefined;
     lease.expiresAt = this.clock.now() + this.ttlMs;
-    if (epoch !== undefined && epoch > lease.epoch) lease.epoch = epoch;
-    if (checkpointRef) lease.checkpointRef = checkpointRef;
     return lease;
   }
 

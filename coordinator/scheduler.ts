@@ -97,7 +97,6 @@ export class Scheduler {
   private lease(trial: TrialRecord, session: WorkerSession): void {
     const attempt = this.registry.markLeased(trial, session.workerId);
     const lease = this.leases.grant(trial.sweepId, trial.trialId, attempt, session.workerId);
-    lease.checkpointRef = trial.checkpointRef;
     this.registry.setLeaseToken(trial, lease.token);
     session.wanted -= 1;
     const message: CoordinatorMessage = {
@@ -123,7 +122,7 @@ export class Scheduler {
 
   heartbeat(workerId: string, hb: Heartbeat): HeartbeatReply {
     const directives = hb.leases.map((p) => {
-      const lease = this.leases.renew(p.token, workerId, p.epoch, p.checkpoint_ref);
+      const lease = this.leases.renew(p.token, workerId);
       if (lease === undefined)
         return { trial_id: p.trial_id, token: p.token, action: LeaseAction.LEASE_ACTION_LEASE_LOST };
       const trial = this.registry.trial(lease.sweepId, lease.trialId);

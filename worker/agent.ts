@@ -87,7 +87,6 @@ export class WorkerAgent {
   private replyWaiters: (() => void)[] = [];
   /** A result not yet known to have reached a live stream: re-sent after a reconnect. */
   private unsentResult: TrialResult | undefined;
-  trialsRun = 0;
 
   constructor(private readonly o: WorkerOptions) {
     this.workerId = o.workerId ?? `${hostname()}-${process.pid}`;
@@ -313,7 +312,6 @@ export class WorkerAgent {
     const started = performance.now();
     this.trialDone = this.train(running).finally(() => {
       this.running = undefined;
-      this.trialsRun++;
       this.lastTrialMs = performance.now() - started;
       const next = this.queued.shift();
       if (next !== undefined && this.state === 'running') this.startTrial(next.lease, next.validUntil);

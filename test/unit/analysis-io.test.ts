@@ -2,34 +2,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeRows, buildTrials, parseAnalysisSpec, parseCsv } from '../../analysis/index.js';
 import { renderMarkdown } from '../../analysis/report/markdown.js';
 import { renderHtml } from '../../analysis/report/html.js';
-import { exitCodeFor } from '../../cli/command.js';
-import analyze from '../../cli/commands/analyze.js';
+import { runAnalyze } from '../support/analysis-sweep.js';
 
 const fixtureCsv = new URL('../../../shared/fixtures/analyze_events.csv', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'phasesweep-analysis-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  out.on('data', (c: Buffer) => o.push(c));
-  err.on('data', (c: Buffer) => e.push(c));
-  let code: number;
-  try {
-    code = (await analyze.run(argv, { stdout: out, stderr: err, signal: new AbortController().signal })) ?? 0;
-  } catch (error) {
-    code = exitCodeFor(error);
-    e.push(Buffer.from((error as Error).message));
-  }
-  return { code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
-}
 
 function file(name: string, text: string): string {
   const p = join(dir, name);
@@ -131,7 +112,7 @@ describe('analysis spec', () => {
 
 describe('analyze command', () => {
   it('prints Markdown by default with the family and group tables', async () => {
-    const r = await runCli(['--input', fixtureCsv]);
+    const r = await runAnalyze(['--input', fixtureCsv]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('### stabilization × weight_decay (all trials)');
     expect(r.stdout).toContain('| Kruskal–Wallis | H = 9.951 | 0.00691 * | 0.0138 * |');
@@ -147,7 +128,7 @@ describe('analyze command', () => {
       'events:\n  - name: stable\n    criteria: [{probe: rel_drift, op: "<=", fraction_of_max: 0.05}]\n',
     );
     const html = join(dir, 'r.html');
-    const r = await runCli(['--input', fixtureCsv, '--spec', spec, '--html', html]);
+    const r = await runAnalyze(['--input', fixtureCsv, '--spec', spec, '--html', html]);
     expect(r.code).toBe(0);
     const text = readFileSync(html, 'utf8');
     expect(text).toContain('stable × weight_decay');
@@ -157,22 +138,24 @@ describe('analyze command', () => {
   });
 
   it('usage errors exit 2 and name the problem', async () => {
-    expect((await runCli([])).code).toBe(2);
-    expect((await runCli(['--input', fixtureCsv, '--json', '--markdown'])).stderr).toContain('choose one of');
-    const sweep = await runCli(['my-sweep']);
+    expect((await runAnalyze([])).code).toBe(2);
+    expect((await runAnalyze(['--input', fixtureCsv, '--json', '--markdown'])).stderr).toContain(
+      'choose one of',
+    );
+    const sweep = await runAnalyze(['my-sweep']);
     expect(sweep.code).toBe(2);
     expect(sweep.stderr).toContain('my-sweep.duckdb does not exist');
-    const missing = await runCli(['--input', join(dir, 'nope.csv')]);
+    const missing = await runAnalyze(['--input', join(dir, 'nope.csv')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('nope.csv: cannot read');
-    const bad = await runCli(['--input', file('bad.csv', 'trial_id,seed,epoch,val_acc\nt,0,0,high\n')]);
+    const bad = await runAnalyze(['--input', file('bad.csv', 'trial_id,seed,epoch,val_acc\nt,0,0,high\n')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.csv:2: column "val_acc": invalid value "high"/);
   });
 
   it('warns about ignored columns on stderr', async () => {
     const p = file('extra.csv', 'trial_id,seed,epoch,rel_drift,wall_time\nt,0,0,1,5\n');
-    const r = await runCli(['--input', p, '--json']);
+    const r = await runAnalyze(['--input', p, '--json']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('ignoring column(s) that are neither axes nor probes: wall_time');
     expect(JSON.parse(r.stdout)).toEqual({
