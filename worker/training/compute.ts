@@ -55,6 +55,36 @@ export interface Gradients {
   correct: tf.Scalar;
   /** ∂(lossSum / denom)/∂θ in parameter order. */
   grads: tf.Tensor[];
+  /** The clean pooled rows h(x) of the first `keepRows` sequences (null with input noise). */
+  rows: tf.Tensor2D | null;
+}
+
+/**
+ * Collects the pooled rows h(x) of the first `want` sequences over consecutive chunks: the
+ * probe set is the head of the training split, so the forward that yields train_acc yields
+ * the probe set's clean representation too.
+ */
+class RowTaker {
+  private readonly parts: tf.Tensor2D[] = [];
+  private taken = 0;
+
+  constructor(private readonly want: number) {}
+
+  offer(h: tf.Tensor2D): void {
+    const n = Math.min(this.want - this.taken, h.shape[0]);
+    if (n <= 0) return;
+    this.parts.push(tf.keep(n === h.shape[0] ? tf.clone(h) : tf.slice(h, [0, 0], [n, h.shape[1]])));
+    this.taken += n;
+  }
+
+  /** The rows, kept; null when none were wanted. */
+  result(): tf.Tensor2D | null {
+    if (this.parts.length === 0) return null;
+    if (this.parts.length === 1) return this.parts[0]!;
+    const all = tf.keep(tf.concat(this.parts));
+    tf.dispose(this.parts);
+    return all;
+  }
 }
 
 function countCorrect(z: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
@@ -72,8 +102,10 @@ function accumulate<T extends tf.Tensor>(a: T | null, b: T): T {
 /**
  * Gradients of the mean loss over `chunks` (denominator `denom` sequences), with
  * N(0, noise²) drawn from `noiseRng` added to the input embeddings of each chunk. The
- * forward's correct-count comes along: with full batch and no noise it is exactly the
- * train accuracy of the current weights, which `forwardStats` would otherwise recompute.
+ * forward's correct-count and, without noise, the pooled rows of the first `keepRows`
+ * sequences come along: with full batch and no noise they are exactly the train accuracy
+ * and the probe set's clean h(x) under the current weights, which `forwardStats` would
+ * otherwise recompute.
  */
 export function gradients(
   p: ParamSet,
@@ -82,8 +114,10 @@ export function gradients(
   denom: number,
   noise: number,
   noiseRng: Rng,
+  keepRows = 0,
 ): Gradients {
   const map = paramMap(p);
+  const rows = new RowTaker(noise > 0 ? 0 : keepRows);
   let lossSum: tf.Scalar | null = null;
   let correct: tf.Scalar | null = null;
   let acc: tf.Tensor[] | null = null;
@@ -98,7 +132,9 @@ export function gradients(
     let chunkLoss: tf.Scalar | null = null;
     let z: tf.Tensor2D | null = null;
     const { value, grads } = tf.variableGrads(() => {
-      z = tf.keep(logits(map, pooled(map, chunk, dims, eps)));
+      const h = pooled(map, chunk, dims, eps);
+      rows.offer(h);
+      z = tf.keep(logits(map, h));
       const l = crossEntropySum(z, chunk.onehot);
       chunkLoss = tf.keep(l);
       return tf.div<tf.Scalar>(l, denom);
@@ -112,34 +148,43 @@ export function gradients(
     acc = acc === null ? ordered : acc.map((a, i) => accumulate(a, ordered[i]!));
   }
   if (acc === null || lossSum === null || correct === null) throw new RangeError('no data to train on');
-  return { lossSum, correct, grads: acc };
+  return { lossSum, correct, grads: acc, rows: rows.result() };
 }
 
 /**
  * [Σ loss, # correct] of a clean forward over `chunks`, with the same ops and summation order
- * as `gradients`, so both give bit-identical values for the same weights.
+ * as `gradients`, so both give bit-identical values for the same weights, and the pooled rows
+ * of the first `keepRows` sequences (kept; the caller disposes them).
  */
-export function forwardStats(p: ParamSet, chunks: TokenBatch[], dims: ModelDims): tf.Tensor1D {
-  return tf.tidy(() => {
+export function forwardStats(
+  p: ParamSet,
+  chunks: TokenBatch[],
+  dims: ModelDims,
+  keepRows = 0,
+): { stats: tf.Tensor1D; rows: tf.Tensor2D | null } {
+  const rows = new RowTaker(keepRows);
+  const stats = tf.tidy(() => {
     const map = paramMap(p);
     let lossSum: tf.Scalar | null = null;
     let correct: tf.Scalar | null = null;
     for (const c of chunks) {
-      const z = logits(map, pooled(map, c, dims));
+      const h = pooled(map, c, dims);
+      rows.offer(h);
+      const z = logits(map, h);
       correct = accumulate(correct, countCorrect(z, c.labels));
       lossSum = accumulate(lossSum, crossEntropySum(z, c.onehot));
     }
     if (lossSum === null || correct === null) throw new RangeError('no data to evaluate');
     return tf.stack([lossSum, correct]) as tf.Tensor1D;
   });
+  return { stats, rows: rows.result() };
 }
 
-/** The validation split with the noise-sensitivity probe set: fixed for the whole trial. */
+/** The validation split and the noise-sensitivity probe set with its ε draws: fixed per trial. */
 export interface HeldOutSet {
-  /** Validation sequences followed by the probe set's, so one clean pass serves both. */
-  chunks: TokenBatch[];
+  val: TokenBatch[];
   nVal: number;
-  /** The probe set alone, for its perturbed pass, and its fixed ε draws. */
+  /** The probe set (the head of the training split) and its fixed ε draws. */
   probe: TokenBatch;
   noise: tf.Tensor2D;
 }
@@ -149,14 +194,8 @@ export function uploadHeldOut(
   probe: { x: Int32Array; y: Int32Array; noise: Float32Array },
   dims: ModelDims,
 ): HeldOutSet {
-  const x = new Int32Array(val.x.length + probe.x.length);
-  x.set(val.x);
-  x.set(probe.x, val.x.length);
-  const y = new Int32Array(val.y.length + probe.y.length);
-  y.set(val.y);
-  y.set(probe.y, val.y.length);
   return {
-    chunks: uploadChunks(x, y, dims),
+    val: uploadChunks(val.x, val.y, dims),
     nVal: val.y.length,
     probe: uploadBatch(probe.x, probe.y, dims),
     noise: tf.tensor2d(probe.noise, [probe.x.length, dims.d]),
@@ -164,58 +203,37 @@ export function uploadHeldOut(
 }
 
 export function disposeHeldOut(h: HeldOutSet): void {
-  [...h.chunks, h.probe].forEach(disposeBatch);
+  [...h.val, h.probe].forEach(disposeBatch);
   h.noise.dispose();
 }
 
-/**
- * Held-out loss and accuracy of the current weights (after the step), and the clean pooled
- * representation h(x) of the probe set from the same forward pass (the caller disposes it).
- */
+/** Held-out loss and accuracy of the current weights (after the step). */
 export function validation(
   p: ParamSet,
   set: HeldOutSet,
   dims: ModelDims,
-): { valLoss: number; valAcc: number; clean: tf.Tensor2D } {
-  let clean: tf.Tensor2D | null = null;
-  const stats = tf.tidy(() => {
-    const map = paramMap(p);
-    let lossSum: tf.Scalar | null = null;
-    let correct: tf.Scalar | null = null;
-    const probeRows: tf.Tensor2D[] = [];
-    let row = 0;
-    for (const c of set.chunks) {
-      const h = pooled(map, c, dims);
-      const nv = Math.max(0, Math.min(c.size, set.nVal - row));
-      row += c.size;
-      if (nv < c.size) probeRows.push(tf.slice(h, [nv, 0], [c.size - nv, dims.d]));
-      if (nv === 0) continue;
-      const z = logits(map, nv === c.size ? h : tf.slice(h, [0, 0], [nv, dims.d]));
-      const onehot = nv === c.size ? c.onehot : tf.slice(c.onehot, [0, 0], [nv, dims.classes]);
-      const labels = nv === c.size ? c.labels : tf.slice(c.labels, [0], [nv]);
-      correct = accumulate(correct, countCorrect(z, labels));
-      lossSum = accumulate(lossSum, crossEntropySum(z, onehot));
-    }
-    if (lossSum === null || correct === null) throw new RangeError('no data to evaluate');
-    clean = tf.keep(probeRows.length === 1 ? probeRows[0]! : tf.concat(probeRows));
-    return tf.stack([lossSum, correct]);
-  });
+): { valLoss: number; valAcc: number } {
+  const { stats } = forwardStats(p, set.val, dims);
   const v = stats.dataSync();
   stats.dispose();
-  return { valLoss: v[0]! / set.nVal, valAcc: v[1]! / set.nVal, clean: clean! };
+  return { valLoss: v[0]! / set.nVal, valAcc: v[1]! / set.nVal };
+}
+
+/** h(x + ε) over the probe set with its fixed ε (kept; see `noiseSensitivity`). */
+export function noisyProbeRows(p: ParamSet, set: HeldOutSet, dims: ModelDims): tf.Tensor2D {
+  return tf.tidy(() => pooled(paramMap(p), set.probe, dims, set.noise));
 }
 
 /**
  * Mean relative change of h(x) under the fixed input-embedding perturbation on the probe set,
- * ‖h(x+ε) − h(x)‖/‖h(x)‖, given the clean h(x) from `validation` (disposed here): one extra
- * forward pass, over the small probe set only.
+ * ‖h(x+ε) − h(x)‖/‖h(x)‖, from both pooled representations under the same weights (the clean
+ * one comes from the forward over the training split). Disposes both.
  */
-export function noiseSensitivity(p: ParamSet, set: HeldOutSet, clean: tf.Tensor2D, dims: ModelDims): number {
-  const value = tf.tidy(() => {
-    const noisy = pooled(paramMap(p), set.probe, dims, set.noise);
-    return tf.mean(tf.div(tf.norm(tf.sub(noisy, clean), 'euclidean', 1), tf.norm(clean, 'euclidean', 1)));
-  });
-  clean.dispose();
+export function noiseSensitivity(noisy: tf.Tensor2D, clean: tf.Tensor2D): number {
+  const value = tf.tidy(() =>
+    tf.mean(tf.div(tf.norm(tf.sub(noisy, clean), 'euclidean', 1), tf.norm(clean, 'euclidean', 1))),
+  );
+  tf.dispose([noisy, clean]);
   const v = value.dataSync()[0]!;
   value.dispose();
   return v;

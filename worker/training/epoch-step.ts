@@ -44,13 +44,21 @@ export function weightDecayAt(config: TrialConfig, epoch: number): number {
   return epoch >= tc.weight_decay_start_epoch ? tc.weight_decay : 0;
 }
 
-/** A full-batch gradient, read back, not yet applied: the caller owns and disposes `grads`. */
-export function fullBatchGradients(p: ParamSet, ctx: EpochContext): EpochStep & { grads: tf.Tensor[] } {
+/**
+ * A full-batch gradient, read back, not yet applied, with the pooled rows of the first
+ * `keepRows` sequences when the forward was clean: the caller owns and disposes `grads` and
+ * `rows`.
+ */
+export function fullBatchGradients(
+  p: ParamSet,
+  ctx: EpochContext,
+  keepRows = 0,
+): EpochStep & { grads: tf.Tensor[]; rows: tf.Tensor2D | null } {
   const n = ctx.data.nTrain;
-  const g = gradients(p, ctx.train, ctx.dims, n, ctx.config.train.noise, ctx.noiseRng);
+  const g = gradients(p, ctx.train, ctx.dims, n, ctx.config.train.noise, ctx.noiseRng, keepRows);
   const out = summarise(g.lossSum, g.correct, g.grads, n, ctx.probeNow);
   tf.dispose([g.lossSum, g.correct]);
-  return { ...out, grads: g.grads };
+  return { ...out, grads: g.grads, rows: g.rows };
 }
 
 /**

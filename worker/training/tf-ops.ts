@@ -90,14 +90,12 @@ export const affine = tf.customGrad((x, w, b, save) => {
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
-/** relu(x·w + b) in one fused kernel; the ReLU mask is read off the output. */
+/**
+ * relu(x·w + b); the ReLU mask is read off the output. The bias rides in the matmul and the
+ * ReLU runs apart, as `pooledFfn` does, so gradient and clean passes agree bit for bit.
+ */
 export const affineRelu = tf.customGrad((x, w, b, save) => {
-  const y = tf.fused.matMul({
-    a: x as tf.Tensor2D,
-    b: w as tf.Tensor2D,
-    bias: b as tf.Tensor,
-    activation: 'relu',
-  });
+  const y = tf.relu(tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b as tf.Tensor }));
   (save as tf.GradSaveFunc)([x as tf.Tensor, w as tf.Tensor, y]);
   return {
     value: y,
@@ -203,12 +201,11 @@ export function pooledFfn(
   const F = w1.shape[1];
   const b = n / seqLen;
   const f = tf.customGrad((hx, w1x, b1x, w2x, b2x, save) => {
-    const z = tf.fused.matMul({
-      a: hx as tf.Tensor2D,
-      b: w1x as tf.Tensor2D,
-      bias: b1x as tf.Tensor,
-      activation: 'relu',
-    });
+    // The bias rides in the matmul, the ReLU apart: fused activations fall back to separate
+    // kernels under a gradient tape, so this keeps a clean forward bit-identical either way.
+    const z = tf.relu(
+      tf.fused.matMul({ a: hx as tf.Tensor2D, b: w1x as tf.Tensor2D, bias: b1x as tf.Tensor }),
+    );
     const fm = sequenceMean(z as tf.Tensor2D, seqLen);
     const hm = sequenceMean(hx as tf.Tensor2D, seqLen);
     (save as tf.GradSaveFunc)([hx as tf.Tensor, w1x as tf.Tensor, w2x as tf.Tensor, z, fm]);

@@ -11,6 +11,7 @@ import {
   disposeHeldOut,
   forwardStats,
   noiseSensitivity,
+  noisyProbeRows,
   uploadChunks,
   uploadHeldOut,
   validation,
@@ -67,8 +68,8 @@ export interface EpochTiming {
   trainMs: number;
   /** Everything done only for the probes: matrix probes, held-out and probe-set passes, reads. */
   probeMs: number;
-  /** probeMs by part (ms): matrix probes, validation pass (which also carries the probe set's
-   * clean rows), the probe set's perturbed pass, and a train_acc pass when one runs. */
+  /** probeMs by part (ms): matrix probes, validation pass, the probe set's perturbed pass (and
+   * finishing noise_sensitivity), and a clean pass over the training split when one runs. */
   probeParts?: Partial<Record<ProbePart, number>>;
 }
 
@@ -160,27 +161,49 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
     parts[part] = (parts[part] ?? 0) + performance.now() - t;
     return out;
   };
-  /** train_acc of the current weights from a forward pass of its own. */
-  const trainAccuracy = (): number =>
+  /** What a clean forward over the training split gives an event: train_acc and h(x) of the
+   * probe set (the head of the split), under the weights after the event's step. */
+  interface CleanPass {
+    trainAcc: number;
+    probeRows: tf.Tensor2D | null;
+  }
+  /** The clean pass from a forward of its own. */
+  const cleanPass = (): CleanPass =>
     timed('train_acc', () => {
-      const s = forwardStats(params, train, dims);
-      const v = s.dataSync();
-      s.dispose();
-      return v[1]! / data.nTrain;
+      const { stats, rows } = forwardStats(params, train, dims, nProbe);
+      const v = stats.dataSync();
+      stats.dispose();
+      return { trainAcc: v[1]! / data.nTrain, probeRows: rows };
     });
-  // The event of the last probe epoch, waiting for train_acc, and its checkpoint if one is due:
-  // events always leave before the checkpoint that covers them.
-  let pending: { epoch: number; probes: ProbeValues; checkpoint: boolean } | null = null;
-  const flush = async (trainAcc: number): Promise<void> => {
+  // The event of the last probe epoch, waiting for its clean pass (train_acc and the probe set's
+  // h(x) for noise_sensitivity), and its checkpoint if one is due: events always leave before
+  // the checkpoint that covers them.
+  let pending: {
+    epoch: number;
+    probes: ProbeValues;
+    checkpoint: boolean;
+    noisy: tf.Tensor2D;
+  } | null = null;
+  /** Completes the pending event from its clean pass (probe work, timed as such). */
+  const complete = (pass: CleanPass): void => {
+    if (!pending) return;
+    const { probes, noisy } = pending;
+    probes.train_acc = Number.isFinite(pass.trainAcc) ? pass.trainAcc : null;
+    const ns = timed('noise', () =>
+      pass.probeRows ? noiseSensitivity(noisy, pass.probeRows) : (noisy.dispose(), Number.NaN),
+    );
+    probes.noise_sensitivity = Number.isFinite(ns) ? ns : null;
+  };
+  /** Sends the completed pending event, then its checkpoint when one is due. */
+  const emit = async (): Promise<void> => {
     if (!pending) return;
     const { epoch: e, probes, checkpoint: due } = pending;
     pending = null;
-    probes.train_acc = Number.isFinite(trainAcc) ? trainAcc : null;
     await opts.onEpoch({ epoch: e, probes });
     if (due) await checkpoint(e);
   };
-  /** Every probe of the epoch just stepped, except train_acc. */
-  const probeValues = (step: EpochStep, wPrev: Float32Array): ProbeValues => {
+  /** Every probe of the epoch just stepped but those its clean pass completes, and h(x+ε). */
+  const probeValues = (step: EpochStep, wPrev: Float32Array): { probes: ProbeValues; noisy: tf.Tensor2D } => {
     const matrix = timed('matrix', () =>
       computeMatrixProbes({
         W_prev: wPrev,
@@ -190,7 +213,7 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
         cols: dims.d,
       }),
     );
-    const { valLoss, valAcc, clean } = timed('val', () => validation(params, heldOut, dims));
+    const { valLoss, valAcc } = timed('val', () => validation(params, heldOut, dims));
     const gn = matrix.grad_norm ?? Number.NaN;
     const probes: ProbeValues = {
       loss: step.loss,
@@ -199,12 +222,12 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
       val_acc: valAcc,
       grad_norm_total: Math.sqrt(gn * gn + step.otherGradSq),
       ...matrix,
-      noise_sensitivity: timed('noise', () => noiseSensitivity(params, heldOut, clean, dims)),
+      noise_sensitivity: null,
     };
     for (const [k, v] of Object.entries(probes)) {
       if (typeof v === 'number' && !Number.isFinite(v)) probes[k as keyof ProbeValues] = null;
     }
-    return probes;
+    return { probes, noisy: timed('noise', () => noisyProbeRows(params, heldOut, dims)) };
   };
   let epoch = resume ? resume.epoch + 1 : 0;
   const firstEpoch = epoch;
@@ -216,7 +239,10 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   try {
     for (; epoch <= last; epoch++) {
       if (opts.signal?.aborted) {
-        if (pending) await flush(trainAccuracy());
+        if (pending) {
+          complete(cleanPass());
+          await emit();
+        }
         return await aborted();
       }
       const probeNow = epoch % config.probes.every === 0 || epoch === last;
@@ -227,12 +253,13 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
       const ctx: EpochContext = { train, dims, data, epoch, probeNow, noiseRng, orderRng, config };
       let step: EpochStep;
       if (fullBatch) {
-        const g = fullBatchGradients(params, ctx);
-        // This forward ran on the weights after the previous step: its accuracy completes
-        // that epoch's event.
+        const g = fullBatchGradients(params, ctx, pending ? nProbe : 0);
+        // This forward ran on the weights after the previous step: it is the clean pass that
+        // completes that epoch's event.
         if (pending) {
+          complete({ trainAcc: g.correct! / data.nTrain, probeRows: g.rows });
           const t = performance.now();
-          await flush(g.correct! / data.nTrain);
+          await emit();
           // Time spent in the consumer is not training time.
           waited = performance.now() - t;
           if (opts.signal?.aborted) {
@@ -251,34 +278,34 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
         return { status: 'diverged', epochs: epoch, reason: `loss is ${step.loss} at epoch ${epoch}` };
       }
       const t1 = performance.now();
-      if (probeNow) {
-        const probes = probeValues(step, wPrev!);
-        if (reuse && epoch < last) {
-          pending = { epoch, probes, checkpoint: checkpointDue(epoch) };
-          opts.onTiming?.({
-            epoch,
-            trainMs: t1 - t0 - waited,
-            probeMs: performance.now() - t1,
-            probeParts: parts,
-          });
-          continue;
-        }
-        probes.train_acc = trainAccuracy();
-        pending = { epoch, probes, checkpoint: false };
+      // Probe work done inside the training phase (completing the previous event) counts as
+      // probe time.
+      const early = Object.values(parts).reduce((a, b) => a + b, 0);
+      const timing = (): void =>
         opts.onTiming?.({
           epoch,
-          trainMs: t1 - t0 - waited,
-          probeMs: performance.now() - t1,
-          probeParts: parts,
+          trainMs: t1 - t0 - waited - early,
+          probeMs: performance.now() - t1 + early,
+          ...(probeNow ? { probeParts: parts } : {}),
         });
-        await flush(probes.train_acc);
+      if (probeNow) {
+        const { probes, noisy } = probeValues(step, wPrev!);
+        pending = { epoch, probes, checkpoint: reuse && epoch < last && checkpointDue(epoch), noisy };
+        if (reuse && epoch < last) {
+          timing();
+          continue;
+        }
+        complete(cleanPass());
+        timing();
+        await emit();
       } else {
-        opts.onTiming?.({ epoch, trainMs: t1 - t0 - waited, probeMs: 0 });
+        timing();
       }
       if (checkpointDue(epoch)) await checkpoint(epoch);
     }
     return { status: 'completed', epochs: last + 1 };
   } finally {
+    if (pending) pending.noisy.dispose();
     opt.dispose();
     tf.dispose(params.vars);
     train.forEach(disposeBatch);
