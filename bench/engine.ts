@@ -1,6 +1,9 @@
 // `npm run bench:engine`: milliseconds per epoch of the model on each engine that starts
-// here, training step and probes timed apart (probes also by part), at three standard sizes.
-// Prints JSON.
+// here, training step and probes timed apart (probes also by part), at three standard sizes,
+// next to the PyTorch reference of the same model (bench/torch_reference.py) run in the same
+// invocation when a Python with torch is at hand. Prints JSON.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { TrialConfig } from '../spec/index.js';
 import {
@@ -40,13 +43,78 @@ function epochFlops(s: Size): number {
   return 6 * s.N * s.L * (12 * s.d * s.d + 2 * s.L * s.d);
 }
 
+const VAL_SIZE = 256;
+const PROBE_SET = 64;
+
 function config(s: Size, epochs: number): TrialConfig {
   return TrialConfig.parse({
-    task: { kind: 'clustered-tokens', vocab: s.V, clusters: 4, seq_len: s.L, train_size: s.N, val_size: 256 },
+    task: {
+      kind: 'clustered-tokens',
+      vocab: s.V,
+      clusters: 4,
+      seq_len: s.L,
+      train_size: s.N,
+      val_size: VAL_SIZE,
+    },
     model: { d_model: s.d, heads: 1, layers: 1, ffn: 4 * s.d },
     train: { epochs, lr: 1e-3 },
-    probes: { every: 1, probe_set: 64 },
+    probes: { every: 1, probe_set: PROBE_SET },
   });
+}
+
+/**
+ * The held-out forward passes' share of an epoch's FLOPs, as a percentage of the training step:
+ * validation and probe-set sequences each cost one forward, a training sequence a forward and a
+ * backward (twice the forward's FLOPs). Probes cannot cost less than this at the same
+ * efficiency per FLOP.
+ */
+const heldOutForwardPct = (s: Size): number => round((100 * (VAL_SIZE + PROBE_SET)) / (3 * s.N));
+
+interface Reference {
+  /** backend (torch-cpu-1t, torch-cuda) → size → ms per epoch. */
+  ms: Map<string, Map<string, number>>;
+  raw: unknown;
+}
+
+/**
+ * bench/torch_reference.py on `python` (PHASESWEEP_TORCH_PYTHON, else python3) for the same
+ * sizes, one CPU thread; a string saying why when it cannot run.
+ */
+function torchReference(python: string, sizes: Size[], epochs: number): Reference | string {
+  const script = fileURLToPath(new URL('../../bench/torch_reference.py', import.meta.url));
+  let out: string;
+  try {
+    out = execFileSync(
+      python,
+      [script, '--sizes', sizes.map((s) => s.name).join(','), '--epochs', String(epochs), '--threads', '1'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 3_600_000 },
+    );
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    const why = (e.stderr ?? '').trim().split('\n').at(-1) || e.message;
+    return `${python} ${script}: ${why}`;
+  }
+  const raw = JSON.parse(out) as { results: Array<{ backend: string; size: string; ms_per_epoch: number }> };
+  const ms = new Map<string, Map<string, number>>();
+  for (const r of raw.results) {
+    const bySize = ms.get(r.backend) ?? new Map<string, number>();
+    bySize.set(r.size, r.ms_per_epoch);
+    ms.set(r.backend, bySize);
+  }
+  return { ms, raw };
+}
+
+/** Ratios of a tfjs result to the references for its size: CPU backends against one CPU thread,
+ * GPU backends against CUDA. */
+function ratios(ref: Reference | string, backend: string, size: string, msPerEpoch: number) {
+  if (typeof ref === 'string') return {};
+  const gpu = backend === 'webgpu' || backend === 'tensorflow-gpu';
+  const key = gpu ? 'torch-cuda' : 'torch-cpu-1t';
+  const base = ref.ms.get(key)?.get(size);
+  if (base === undefined) return {};
+  return gpu
+    ? { torch_cuda_ms_per_epoch: base, vs_torch_cuda: Number((msPerEpoch / base).toFixed(2)) }
+    : { torch_cpu_1t_ms_per_epoch: base, vs_torch_cpu_1t: Number((msPerEpoch / base).toFixed(2)) };
 }
 
 const median = (xs: number[]): number => {
@@ -130,6 +198,7 @@ async function benchOne(engine: Engine, s: Size, epochs: number) {
       (100 * sum(steady.map((t) => t.probeMs))) / sum(steady.map((t) => t.trainMs)),
     ),
     probe_parts_ms_mean: parts,
+    heldout_forward_pct: heldOutForwardPct(s),
     matrix_probe_parts_ms: matrixProbeParts(s),
     warmup_epoch_ms: timings.slice(0, WARMUP_EPOCHS).map((t) => round(t.trainMs + t.probeMs)),
   };
@@ -142,6 +211,8 @@ async function main(): Promise<void> {
       engines: { type: 'string', default: 'tensorflow-gpu,webgpu,tensorflow,wasm,cpu' },
       epochs: { type: 'string', default: '5' },
       'max-epoch-s': { type: 'string', default: '60' },
+      /** Python with torch for the reference; "none" skips it. */
+      torch: { type: 'string', default: process.env['PHASESWEEP_TORCH_PYTHON'] ?? 'python3' },
     },
   });
   const epochs = Math.max(1, Number(values.epochs));
@@ -182,7 +253,18 @@ async function main(): Promise<void> {
       });
     }
   }
-  process.stdout.write(`${JSON.stringify({ epochs, results, unavailable }, null, 2)}\n`);
+  if (values.torch === 'none') {
+    process.stdout.write(`${JSON.stringify({ epochs, results, unavailable }, null, 2)}\n`);
+    return;
+  }
+  process.stderr.write(`bench: PyTorch reference (${values.torch})…\n`);
+  const ref = torchReference(values.torch, sizes, epochs);
+  for (const r of results) {
+    if (typeof r['ms_per_epoch'] === 'number')
+      Object.assign(r, ratios(ref, String(r['backend']), String(r['size']), r['ms_per_epoch']));
+  }
+  const reference = typeof ref === 'string' ? { unavailable: ref } : ref.raw;
+  process.stdout.write(`${JSON.stringify({ epochs, results, unavailable, reference }, null, 2)}\n`);
 }
 
 await main();

@@ -52,7 +52,8 @@ const weight = (p: ParamMap, l: number, name: string) => p[`l${l}.${name}`] as t
 /**
  * softmax(q·kᵀ/√dh)·v·Wo for block `l`, [b·L, d]. The scale is folded into Wq (d×d) rather than
  * applied to every score. With `tokens` (the input is exactly the embeddings), x·W = (E·W)[ids]:
- * projecting the V-row table instead of all b·L token rows.
+ * projecting the V-row table instead of all b·L token rows. With one head the d×d products fold
+ * first (`foldedWeights`), so the tokens go through two projections instead of four.
  */
 export function attention(
   p: ParamMap,
@@ -63,11 +64,17 @@ export function attention(
   tokens: boolean,
 ): tf.Tensor2D {
   if (tokens && batch.scores) return tableAttention(p, l, batch, dims);
-  const scale = 1 / Math.sqrt(dims.d / dims.heads);
   const table = p['encoder'] as tf.Tensor2D;
   const project = (w: tf.Tensor2D) =>
     tokens ? embedding(linear(table, w), batch.idx, batch.idx2d, batch.tokens) : linear(h, w);
   const b = batch.size;
+  if (dims.heads === 1) {
+    const { qk, vo } = foldedWeights(p, l, dims);
+    const x = tokens ? embedding(table, batch.idx, batch.idx2d, batch.tokens) : h;
+    const att = tf.softmax(bmmNT(splitHeads(project(qk), b, dims), splitHeads(x, b, dims)));
+    return mergeHeads(bmm(att, splitHeads(project(vo), b, dims)), b, dims);
+  }
+  const scale = 1 / Math.sqrt(dims.d / dims.heads);
   const q = splitHeads(project(tf.mul(weight(p, l, 'wq'), scale)), b, dims);
   const att = tf.softmax(bmmNT(q, splitHeads(project(weight(p, l, 'wk')), b, dims)));
   const o = bmm(att, splitHeads(project(weight(p, l, 'wv')), b, dims));
@@ -75,29 +82,38 @@ export function attention(
 }
 
 /**
+ * One head's d×d products: scores x·Wq·Wkᵀ·xᵀ/√d = (x·QK)·xᵀ and outputs A·x·Wv·Wo = A·(x·VO).
+ */
+function foldedWeights(p: ParamMap, l: number, dims: ModelDims): { qk: tf.Tensor2D; vo: tf.Tensor2D } {
+  const qk = linear(tf.mul(weight(p, l, 'wq'), 1 / Math.sqrt(dims.d)), tf.transpose(weight(p, l, 'wk')));
+  return { qk, vo: linear(weight(p, l, 'wv'), weight(p, l, 'wo')) };
+}
+
+/**
  * Attention whose scores come from per-head V×V tables T_h = (E·Wq_h)(E·Wk_h)ᵀ/√dh, gathered
  * per (query, key) token pair: dense matMuls instead of batched per-sequence products. With
- * one head Wo folds into the value table too: o·Wo = A·(E·Wv·Wo)[ids].
+ * one head the weights fold (`foldedWeights`): T = (E·QK)·Eᵀ and o·Wo = A·(E·VO)[ids].
  */
 function tableAttention(p: ParamMap, l: number, batch: TokenBatch, dims: ModelDims): tf.Tensor2D {
   const { vocab: V, d, heads: H, seqLen: L } = dims;
   const dh = d / H;
   const b = batch.size;
   const e = p['encoder'] as tf.Tensor2D;
+  const s = batch.scores!;
+  const scores = (flat: tf.Tensor2D) =>
+    tf.softmax(tf.reshape<tf.Rank.R3>(embedding(flat, s.idx, s.idx2d, s.ids), [b * H, L, L]));
+  if (H === 1) {
+    const { qk, vo } = foldedWeights(p, l, dims);
+    const att = scores(tf.reshape(linear(linear(e, qk), tf.transpose(e)), [V * V, 1]));
+    const values = embedding(linear(e, vo), batch.idx, batch.idx2d, batch.tokens);
+    return tf.reshape(bmm(att, tf.reshape(values, [b, L, d])), [b * L, d]);
+  }
   const q = linear(e, tf.mul(weight(p, l, 'wq'), 1 / Math.sqrt(dh)));
   const k = linear(e, weight(p, l, 'wk'));
-  const head = (t: tf.Tensor2D, i: number) => (H === 1 ? t : tf.slice(t, [0, i * dh], [V, dh]));
   const tables: tf.Tensor2D[] = [];
-  for (let i = 0; i < H; i++) tables.push(linear(head(q, i), tf.transpose(head(k, i))));
-  const flat = tf.reshape<tf.Rank.R2>(H === 1 ? tables[0]! : tf.concat(tables, 0), [H * V * V, 1]);
-  const s = batch.scores!;
-  const att = tf.softmax(tf.reshape<tf.Rank.R3>(embedding(flat, s.idx, s.idx2d, s.ids), [b * H, L, L]));
-  const wv = weight(p, l, 'wv');
-  const wo = weight(p, l, 'wo');
-  if (H === 1) {
-    const vo = embedding(linear(linear(e, wv), wo), batch.idx, batch.idx2d, batch.tokens);
-    return tf.reshape(bmm(att, tf.reshape(vo, [b, L, d])), [b * L, d]);
-  }
-  const v = embedding(linear(e, wv), batch.idx, batch.idx2d, batch.tokens);
-  return linear(mergeHeads(bmm(att, splitHeads(v, b, dims)), b, dims), wo);
+  for (let i = 0; i < H; i++)
+    tables.push(linear(tf.slice(q, [0, i * dh], [V, dh]), tf.transpose(tf.slice(k, [0, i * dh], [V, dh]))));
+  const att = scores(tf.reshape<tf.Rank.R2>(tf.concat(tables, 0), [H * V * V, 1]));
+  const v = embedding(linear(e, weight(p, l, 'wv')), batch.idx, batch.idx2d, batch.tokens);
+  return linear(mergeHeads(bmm(att, splitHeads(v, b, dims)), b, dims), weight(p, l, 'wo'));
 }

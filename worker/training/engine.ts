@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { PhasesweepError } from '../../spec/index.js';
+import { shareIdentityOnWasm } from './host-kernels.js';
 
 export type EngineName = 'auto' | 'wasm' | 'cpu' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
 export const ENGINE_NAMES: readonly EngineName[] = [
@@ -84,6 +85,7 @@ async function startWasm(): Promise<void> {
   if (!wasmPathsSet) {
     // In Node the .wasm binaries are read from the package's dist folder.
     setWasmPaths(wasmDistDir() + path.sep);
+    shareIdentityOnWasm();
     wasmPathsSet = true;
   }
   await activate('wasm');

@@ -3,23 +3,13 @@
 // JS row copy, matMul with transposeA takes a naive path (~15× slower than an explicit
 // transpose), and a column Sum for bias gradients costs 30× a ones·dy matMul.
 import * as tf from '@tensorflow/tfjs';
+import { gatherRowsOnHost } from './host-kernels.js';
 
 /** Backends whose tensors live in JS-reachable memory, where a JS row copy beats their gather. */
 const HOST_BACKENDS = new Set(['wasm', 'cpu']);
 
 function gatherRows(w: tf.Tensor2D, idx: tf.Tensor1D, tokens: Int32Array): tf.Tensor2D {
-  if (!HOST_BACKENDS.has(tf.getBackend())) return tf.gather(w, idx);
-  const [, d] = w.shape;
-  const table = w.dataSync() as Float32Array;
-  const out = new Float32Array(tokens.length * d);
-  if (d === 1) {
-    // Score tables are gathered one scalar at a time: a subarray per element would dominate.
-    for (let i = 0; i < tokens.length; i++) out[i] = table[tokens[i]!]!;
-  } else {
-    for (let i = 0; i < tokens.length; i++)
-      out.set(table.subarray(tokens[i]! * d, (tokens[i]! + 1) * d), i * d);
-  }
-  return tf.tensor2d(out, [tokens.length, d]);
+  return HOST_BACKENDS.has(tf.getBackend()) ? gatherRowsOnHost(w, tokens) : tf.gather(w, idx);
 }
 
 /** Rows of `w` picked by token ids; backward scatters dy into a zero table, summing duplicates. */
