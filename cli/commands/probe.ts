@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { SpecError } from '../../spec/index.js';
-import { computeMatrixProbesDetailed } from '../../worker/probes/index.js';
+import { computeMatrixProbes } from '../../worker/probes/index.js';
 import { parseFlags, usageError, type Command } from '../command.js';
 
 const Matrix = z.array(z.array(z.number()));
@@ -54,7 +54,7 @@ cluster_purity (with clusters), singular_values}]}. Values that are undefined ar
     }
     const cases = parsed.data.cases.map((c, i) => {
       try {
-        const r = computeMatrixProbesDetailed({ W_prev: c.W_prev, W: c.W, G: c.G, clusters: c.clusters });
+        const r = computeMatrixProbes({ W_prev: c.W_prev, W: c.W, G: c.G, clusters: c.clusters });
         return { ...r.probes, singular_values: r.singularValues };
       } catch (err) {
         throw new SpecError(values.input!, [{ path: `cases.${i}`, message: (err as Error).message }]);

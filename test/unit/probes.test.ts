@@ -2,12 +2,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  computeMatrixProbesDetailed,
-  meanPairwiseCos,
-  singularValues,
-  toDense,
-} from '../../worker/probes/index.js';
+import { computeMatrixProbes, meanPairwiseCos, singularValues, toDense } from '../../worker/probes/index.js';
 
 interface FixtureCase {
   W_prev: number[][];
@@ -31,7 +26,7 @@ function expectClose(got: number | null | undefined, want: number, name: string)
 describe('matrix probes against the numpy fixtures', () => {
   fixtures.cases.forEach((c, i) => {
     it(`case ${i} (${c.W.length}×${c.W[0]!.length})`, () => {
-      const { probes, singularValues: sv } = computeMatrixProbesDetailed(c);
+      const { probes, singularValues: sv } = computeMatrixProbes(c);
       for (const [name, want] of Object.entries(c.expected)) {
         if (name === 'singular_values') {
           const w = want as number[];
@@ -53,7 +48,7 @@ describe('probe edge cases', () => {
       [1, 0],
       [0, 1],
     ];
-    const p = computeMatrixProbesDetailed({
+    const p = computeMatrixProbes({
       W_prev: w,
       W: w,
       G: [
@@ -125,5 +120,35 @@ describe('phasesweep probe --input --json', () => {
         if (typeof want === 'number') expectClose(c[name], want, name);
       }
     });
+  });
+});
+
+describe('the memo one epoch leaves for the next', () => {
+  const rand = (seed: number, n: number) => {
+    let s = seed;
+    return Float64Array.from({ length: n }, () => (s = (s * 16807) % 2147483647) / 2147483647 - 0.5);
+  };
+  const [w0, w1, w2] = [1, 2, 3].map((seed) => rand(seed, 40 * 6));
+  const g = rand(9, 40 * 6);
+
+  it('gives exactly the probes a call without it gives', () => {
+    const first = computeMatrixProbes({ W_prev: w0!, W: w1!, G: g, cols: 6 });
+    const withMemo = computeMatrixProbes({ W_prev: w1!, W: w2!, G: g, cols: 6, memo: first.memo });
+    const without = computeMatrixProbes({ W_prev: w1!, W: w2!, G: g, cols: 6 });
+    expect(withMemo.probes).toEqual(without.probes);
+    expect(withMemo.probes.cka_prev).not.toBeNull();
+  });
+
+  it('is ignored when its matrix is not W_prev', () => {
+    const stale = computeMatrixProbes({ W_prev: w0!, W: w1!, G: g, cols: 6 }).memo;
+    const got = computeMatrixProbes({ W_prev: w0!, W: w2!, G: g, cols: 6, memo: stale });
+    expect(got.probes).toEqual(computeMatrixProbes({ W_prev: w0!, W: w2!, G: g, cols: 6 }).probes);
+    // A memo whose values were changed after the fact is not trusted either.
+    const copy = computeMatrixProbes({ W_prev: w0!, W: w1!, G: g, cols: 6 }).memo;
+    copy.centredGramNorm *= 2;
+    copy.w[0] = copy.w[0]! + 1;
+    expect(computeMatrixProbes({ W_prev: w1!, W: w2!, G: g, cols: 6, memo: copy }).probes).toEqual(
+      computeMatrixProbes({ W_prev: w1!, W: w2!, G: g, cols: 6 }).probes,
+    );
   });
 });

@@ -1,11 +1,11 @@
 // Probe math on embedding matrices: pure Float64 functions, no tfjs, no I/O.
 export {
   computeMatrixProbes,
-  computeMatrixProbesDetailed,
   meanPairwiseCos,
   linearCka,
   clusterPurity,
   type MatrixProbeInput,
+  type MatrixProbeMemo,
   type MatrixProbeResult,
 } from './matrix-probes.js';
 export { singularValues, spectralProbes, type SpectralProbes } from './spectrum.js';

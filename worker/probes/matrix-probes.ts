@@ -22,18 +22,33 @@ export interface MatrixProbeInput {
   clusters?: ArrayLike<number> | null;
   /** Column count, required when the matrices are flat arrays. */
   cols?: number;
+  /** The previous call's memo, used when its W is this W_prev. */
+  memo?: MatrixProbeMemo | null;
+}
+
+/**
+ * What one epoch's probes leave for the next, whose W_prev is this W: the norm of its centred
+ * Gram, ‖YᵀY‖ of the next CKA (a third of CKA's work). Kept with the values it belongs to and
+ * used only when they match exactly.
+ */
+export interface MatrixProbeMemo {
+  w: Float64Array;
+  centredGramNorm: number;
 }
 
 export interface MatrixProbeResult {
   probes: ProbeValues;
   singularValues: number[];
+  memo: MatrixProbeMemo;
 }
+
+type UnitRows = ReturnType<typeof unitRows>;
 
 const ratio = (a: number, b: number): number | null => (b > 0 && Number.isFinite(a / b) ? a / b : null);
 
 /** Mean cosine over ordered pairs of non-zero rows: (‖Σu_i‖² − n)/(n(n−1)), O(Vd). */
-export function meanPairwiseCos(w: Dense): number | null {
-  const { units, nonZero } = unitRows(w);
+export function meanPairwiseCos(w: Dense, rows: UnitRows = unitRows(w)): number | null {
+  const { units, nonZero } = rows;
   const sum = new Float64Array(w.cols);
   let n = 0;
   for (let r = 0; r < w.rows; r++) {
@@ -47,12 +62,22 @@ export function meanPairwiseCos(w: Dense): number | null {
 
 /** Linear CKA (Kornblith et al. 2019), rows as examples, columns centred. */
 export function linearCka(x: Dense, y: Dense): number | null {
+  return ckaWithNorms(x, y).cka;
+}
+
+/** CKA and ‖XᵀX‖ (centred), given ‖YᵀY‖ when it is known already. */
+function ckaWithNorms(x: Dense, y: Dense, yy?: number): { cka: number | null; xx: number } {
   const xc = centreColumns(x);
   const yc = centreColumns(y);
   const yx = frobenius(crossGram(yc, xc));
   const xx = frobenius(crossGram(xc, xc));
-  const yy = frobenius(crossGram(yc, yc));
-  return ratio(yx * yx, xx * yy);
+  return { cka: ratio(yx * yx, xx * (yy ?? frobenius(crossGram(yc, yc)))), xx };
+}
+
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -60,11 +85,15 @@ export function linearCka(x: Dense, y: Dense): number | null {
  * Zero rows have no direction: they neither count nor serve as neighbours. Ties go to the
  * lowest token id.
  */
-export function clusterPurity(w: Dense, clusters: ArrayLike<number>): number | null {
+export function clusterPurity(
+  w: Dense,
+  clusters: ArrayLike<number>,
+  unit: UnitRows = unitRows(w),
+): number | null {
   const { rows, cols } = w;
   if (clusters.length !== rows)
     throw new RangeError(`clusters has ${clusters.length} entries for ${rows} rows`);
-  const { units, nonZero } = unitRows(w);
+  const { units, nonZero } = unit;
   const best = new Float64Array(rows).fill(-Infinity);
   const arg = new Int32Array(rows).fill(-1);
   const offer = (i: number, j: number, c: number) => {
@@ -123,7 +152,7 @@ export function clusterPurity(w: Dense, clusters: ArrayLike<number>): number | n
 }
 
 /** Every matrix probe; non-finite values (a diverging run) are reported as null. */
-export function computeMatrixProbesDetailed(input: MatrixProbeInput): MatrixProbeResult {
+export function computeMatrixProbes(input: MatrixProbeInput): MatrixProbeResult {
   const w = toDense(input.W, input.cols);
   const wPrev = toDense(input.W_prev, w.cols);
   const g = toDense(input.G, w.cols);
@@ -135,24 +164,23 @@ export function computeMatrixProbesDetailed(input: MatrixProbeInput): MatrixProb
   const drift = distance(w.data, wPrev.data);
   const gradNorm = frobenius(g.data);
   const sv = singularValues(w);
+  const units = unitRows(w);
+  const memo = input.memo && sameValues(input.memo.w, wPrev.data) ? input.memo : null;
+  const cka = ckaWithNorms(w, wPrev, memo?.centredGramNorm);
   const probes: ProbeValues = {
     emb_norm: embNorm,
     drift,
     rel_drift: ratio(drift, prevNorm),
     stability: ratio(dot(w.data, wPrev.data), embNorm * prevNorm),
-    mean_pairwise_cos: meanPairwiseCos(w),
+    mean_pairwise_cos: meanPairwiseCos(w, units),
     ...spectralProbes(sv),
     grad_norm: gradNorm,
     grad_drift_ratio: ratio(gradNorm, drift),
-    cka_prev: linearCka(w, wPrev),
+    cka_prev: cka.cka,
   };
-  if (input.clusters) probes.cluster_purity = clusterPurity(w, input.clusters);
+  if (input.clusters) probes.cluster_purity = clusterPurity(w, input.clusters, units);
   for (const [k, v] of Object.entries(probes)) {
     if (typeof v === 'number' && !Number.isFinite(v)) probes[k as keyof ProbeValues] = null;
   }
-  return { probes, singularValues: sv };
-}
-
-export function computeMatrixProbes(input: MatrixProbeInput): ProbeValues {
-  return computeMatrixProbesDetailed(input).probes;
+  return { probes, singularValues: sv, memo: { w: w.data.slice(), centredGramNorm: cka.xx } };
 }

@@ -20,4 +20,4 @@ export {
 export { encodeCheckpoint, decodeCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 export { generateTask, type Dataset } from './tasks.js';
 export { Rng, type RngState } from './rng.js';
-export { computeMatrixProbes, computeMatrixProbesDetailed, type MatrixProbeInput } from '../probes/index.js';
+export { computeMatrixProbes, type MatrixProbeInput } from '../probes/index.js';

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { canonicalJson, PhasesweepError, type ProbeValues, type TrialConfig } from '../../spec/index.js';
-import { computeMatrixProbes } from '../probes/index.js';
+import { computeMatrixProbes, type MatrixProbeMemo } from '../probes/index.js';
 import { AdamW } from './adamw.js';
 import type { TrainingCheckpoint } from './checkpoint.js';
 import {
@@ -202,17 +202,20 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
     await opts.onEpoch({ epoch: e, probes });
     if (due) await checkpoint(e);
   };
+  let matrixMemo: MatrixProbeMemo | null = null;
   /** Every probe of the epoch just stepped but those its clean pass completes, and h(x+ε). */
   const probeValues = (step: EpochStep, wPrev: Float32Array): { probes: ProbeValues; noisy: tf.Tensor2D } => {
-    const matrix = timed('matrix', () =>
+    const { probes: matrix, memo } = timed('matrix', () =>
       computeMatrixProbes({
         W_prev: wPrev,
         W: readMatrix(embedding),
         G: step.gEmb!,
         clusters: data.clusters,
         cols: dims.d,
+        memo: matrixMemo,
       }),
     );
+    matrixMemo = memo;
     const { valLoss, valAcc } = timed('val', () => validation(params, heldOut, dims));
     const gn = matrix.grad_norm ?? Number.NaN;
     const probes: ProbeValues = {
