@@ -81,11 +81,27 @@ export const affine = tf.customGrad((x, w, b, save) => {
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
 /**
- * relu(x·w + b); the ReLU mask is read off the output. The bias rides in the matmul and the
- * ReLU runs apart, as `pooledFfn` does, so gradient and clean passes agree bit for bit.
+ * relu(x·w + b) in one fused kernel, for forward passes whose gradient is written by hand.
+ * tf.fused.matMul unfuses the activation under a gradient tape (its own gradient needs the
+ * pre-activation), which costs a pass over the output and makes the training forward differ
+ * in the last bit from a clean one; running the kernel directly keeps both the same.
  */
+function fusedAffineRelu(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const [n, k] = x.shape;
+  const m = w.shape[1];
+  const out = tf
+    .engine()
+    .runKernel<tf.Tensor3D>(
+      tf._FusedMatMul,
+      { a: tf.reshape(x, [1, n, k]), b: tf.reshape(w, [1, k, m]), bias: b },
+      { transposeA: false, transposeB: false, activation: 'relu', leakyreluAlpha: 0 },
+    );
+  return tf.reshape(out, [n, m]);
+}
+
+/** relu(x·w + b); the ReLU mask is read off the output. */
 export const affineRelu = tf.customGrad((x, w, b, save) => {
-  const y = tf.relu(tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b as tf.Tensor }));
+  const y = fusedAffineRelu(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D);
   (save as tf.GradSaveFunc)([x as tf.Tensor, w as tf.Tensor, y]);
   return {
     value: y,
@@ -191,12 +207,8 @@ export function pooledFfn(
   const F = w1.shape[1];
   const b = n / seqLen;
   const f = tf.customGrad((hx, w1x, b1x, w2x, b2x, save) => {
-    // The bias rides in the matmul, the ReLU apart: fused activations fall back to separate
-    // kernels under a gradient tape, so this keeps a clean forward bit-identical either way.
-    const z = tf.relu(
-      tf.fused.matMul({ a: hx as tf.Tensor2D, b: w1x as tf.Tensor2D, bias: b1x as tf.Tensor }),
-    );
-    const fm = sequenceMean(z as tf.Tensor2D, seqLen);
+    const z = fusedAffineRelu(hx as tf.Tensor2D, w1x as tf.Tensor2D, b1x as tf.Tensor1D);
+    const fm = sequenceMean(z, seqLen);
     const hm = sequenceMean(hx as tf.Tensor2D, seqLen);
     (save as tf.GradSaveFunc)([hx as tf.Tensor, w1x as tf.Tensor, w2x as tf.Tensor, z, fm]);
     return {
