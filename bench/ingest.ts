@@ -51,7 +51,8 @@ async function ingesterThread(job: IngesterJob): Promise<void> {
     insertFormat: FORMAT,
     log: process.env['VERBOSE'] === '1' ? log : () => undefined,
     onBatch: (b) => {
-      const latencies = Float64Array.from(b.eventTimesMs, (t) => b.ackedAtMs - t);
+      const latencies = new Float64Array(b.eventTimesMs.length);
+      for (let i = 0; i < latencies.length; i++) latencies[i] = b.ackedAtMs - b.eventTimesMs[i]!;
       const msg: FromIngester = { type: 'batch', ingested: ingester.stats.ingested, latencies };
       port.postMessage(msg, [latencies.buffer]);
     },
@@ -63,8 +64,8 @@ async function ingesterThread(job: IngesterJob): Promise<void> {
 
 class IngesterPool {
   private readonly counts: number[];
-  /** Where latencies go; each phase swaps in its own array. */
-  sink: number[] = [];
+  /** Where each batch's latencies go; each phase swaps in its own list. */
+  sink: Float64Array[] = [];
   private readonly stopped: Array<Promise<void>> = [];
 
   constructor(job: IngesterJob) {
@@ -77,7 +78,7 @@ class IngesterPool {
             if (m.type === 'stopped') resolve();
             else {
               this.counts[k] = m.ingested;
-              for (const v of m.latencies) this.sink.push(v);
+              this.sink.push(m.latencies);
             }
           });
           w.on('error', (err) => {
@@ -174,8 +175,14 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
-function latency(values: number[]): { p50: number; p99: number } {
-  const sorted = Float64Array.from(values).sort();
+function latency(batches: Float64Array[]): { p50: number; p99: number } {
+  const sorted = new Float64Array(batches.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of batches) {
+    sorted.set(b, at);
+    at += b.length;
+  }
+  sorted.sort();
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 

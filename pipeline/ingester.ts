@@ -5,14 +5,15 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import type { ProbeEvent, TrialEvent } from '../proto/index.js';
+import type { TrialEvent } from '../proto/index.js';
 import { errorMessage, PhasesweepError } from '../spec/errors.js';
 import { backoffDelay } from './backoff.js';
 import { createClickHouseClient, migrateWithClient } from './clickhouse-migrations.js';
 import { ClickHouseSink, type InsertFormat } from './clickhouse-sink.js';
 import { quoteIdent } from './clickhouse-sql.js';
 import { AttemptFence } from './attempt-fence.js';
-import { decodeEventMessage } from './event-decoding.js';
+import { decodeEventMessageInto } from './event-decoding.js';
+import { ProbeRows } from './probe-row-decoder.js';
 import { BATCH_HEADER } from './outbound.js';
 import { ensureIngestConsumer, ensureStreams } from './streams.js';
 import { DEFAULT_PREFIX, deadLetterSubject, streamNames, validatePrefix } from './subjects.js';
@@ -37,7 +38,7 @@ export interface IngesterOptions {
   ackWaitMs?: number;
   log?: (line: string) => void;
   /** Called after each batch is inserted and acked: event times, for latency measurements. */
-  onBatch?: (batch: { events: number; eventTimesMs: number[]; ackedAtMs: number }) => void;
+  onBatch?: (batch: { events: number; eventTimesMs: Float64Array; ackedAtMs: number }) => void;
 }
 
 export interface IngesterStats {
@@ -71,6 +72,7 @@ class JetStreamIngester implements Ingester {
   private state: IngesterState = 'INITIALIZED';
   private messages: ConsumerMessages | undefined;
   private pending: JsMsg[] = [];
+  /** Events in `pending` (a packed message carries many). */
   private pendingEvents = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
@@ -142,28 +144,27 @@ class JetStreamIngester implements Ingester {
     }
     if (this.pending.length === 0) return;
     const batch = this.pending;
+    const events = this.pendingEvents;
     this.pending = [];
     this.pendingEvents = 0;
     while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
-    const job = this.process(batch).catch((err: unknown) =>
+    const job = this.process(batch, events).catch((err: unknown) =>
       this.o.log(`ingester: batch failed: ${errorMessage(err)}`),
     );
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
   }
 
-  private async process(batch: JsMsg[]): Promise<void> {
-    const probes: ProbeEvent[] = [];
+  private async process(batch: JsMsg[], events: number): Promise<void> {
+    const probes = new ProbeRows(events);
     const trials: TrialEvent[] = [];
     const poison: Array<{ msg: JsMsg; reason: string }> = [];
     const good: JsMsg[] = [];
     for (const m of batch) {
-      const d = decodeEventMessage(this.o.prefix, m.subject, m.data, m.headers?.has(BATCH_HEADER) === true);
+      const batched = m.headers?.has(BATCH_HEADER) === true;
+      const d = decodeEventMessageInto(this.o.prefix, m.subject, m.data, batched, probes, this.fence);
       if (d.kind === 'probes') {
-        for (const e of d.events) {
-          if (this.fence.admits(e)) probes.push(e);
-          else this.stats.fenced++;
-        }
+        this.stats.fenced += d.fenced;
       } else if (d.kind === 'trial') {
         this.fence.observe(d.event);
         trials.push(d.event);
@@ -190,7 +191,7 @@ class JetStreamIngester implements Ingester {
       const delay = backoffDelay(this.failures);
       this.pausedUntil = Date.now() + delay;
       this.o.log(
-        `ingester: insert of ${probes.length + trials.length} events failed (${errorMessage(err)}); redelivery in ~${delay} ms`,
+        `ingester: insert of ${probes.count + trials.length} events failed (${errorMessage(err)}); redelivery in ~${delay} ms`,
       );
       // Nothing is acked: the server hands these back after the delay (or ack_wait, if this nak is lost).
       for (const m of good) m.nak(delay);
@@ -198,11 +199,11 @@ class JetStreamIngester implements Ingester {
     }
     this.failures = 0;
     for (const m of good) m.ack();
-    this.stats.ingested += probes.length + trials.length;
+    this.stats.ingested += probes.count + trials.length;
     this.stats.batches++;
     if (this.o.onBatch !== undefined) {
-      const eventTimesMs = probes.map((e) => e.time_ms);
-      for (const t of trials) eventTimesMs.push(t.time_ms);
+      for (const t of trials) probes.addTime(t.time_ms);
+      const eventTimesMs = probes.eventTimesMs();
       this.o.onBatch({ events: eventTimesMs.length, eventTimesMs, ackedAtMs: Date.now() });
     }
   }

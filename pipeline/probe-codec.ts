@@ -90,7 +90,8 @@ function double(tag: number | undefined, v: number | undefined): void {
   off += 8;
 }
 
-export function encodeProbeEvent(e: ProbeEvent): Uint8Array {
+/** The encoding of `e`, in a buffer that the next call reuses: copy it out before calling again. */
+export function encodeProbeEvent(e: ProbeEvent): Buffer {
   off = 0;
   stringField(10, e.sweep_id);
   stringField(18, e.trial_id);
@@ -122,5 +123,5 @@ export function encodeProbeEvent(e: ProbeEvent): Uint8Array {
   double(PROBE_TAGS[16], e.cka_prev);
   double(PROBE_TAGS[17], e.noise_sensitivity);
   double(PROBE_TAGS[18], e.cluster_purity);
-  return new Uint8Array(scratch.subarray(0, off));
+  return scratch.subarray(0, off);
 }

@@ -1,7 +1,8 @@
 // ClickHouse RowBinary encoding of probe and trial rows: about three times the insert rate of
 // JSONEachRow on the same server. Column order is PROBE_EVENT_COLUMNS / TRIAL_COLUMNS. Pure.
-import type { ProbeEvent, TrialEvent } from '../proto/index.js';
-import { trialRow, unixSeconds } from './rows.js';
+import type { TrialEvent } from '../proto/index.js';
+import { PROBE_NAMES } from '../spec/probes.js';
+import { trialRow, type ProbeRow } from './rows.js';
 
 export class RowBinaryWriter {
   private buf: Buffer;
@@ -84,6 +85,37 @@ export class RowBinaryWriter {
     for (const s of values) this.string(s);
   }
 
+  /** A String from UTF-8 bytes taken as they are. */
+  utf8Bytes(src: Uint8Array, start: number, len: number): void {
+    this.varint(len);
+    this.ensure(len);
+    const buf = this.buf;
+    let o = this.off;
+    // Ids and names are a few dozen bytes: a loop beats creating a subarray to copy from.
+    for (let i = start, end = start + len; i < end; i++) buf[o++] = src[i]!;
+    this.off = o;
+  }
+
+  /** Nullable(Float64) from the 8 little-endian bytes at `pos` in `src` (absent: pos < 0). */
+  nullableFloat64At(src: Uint8Array, pos: number): void {
+    this.ensure(9);
+    const buf = this.buf;
+    // Exponent all ones: ±∞ or NaN, stored as null like nullableFloat64 does.
+    if (pos < 0 || ((src[pos + 7]! & 0x7f) === 0x7f && (src[pos + 6]! & 0xf0) === 0xf0)) {
+      buf[this.off++] = 1;
+      return;
+    }
+    let o = this.off;
+    buf[o++] = 0;
+    for (let i = pos; i < pos + 8; i++) buf[o++] = src[i]!;
+    this.off = o;
+  }
+
+  /** Forgets everything written after `length` (rows of a message that turned out to be poison). */
+  truncate(length: number): void {
+    this.off = Math.min(this.off, length);
+  }
+
   get length(): number {
     return this.off;
   }
@@ -92,39 +124,6 @@ export class RowBinaryWriter {
   bytes(): Buffer {
     return this.buf.subarray(0, this.off);
   }
-}
-
-export function writeProbeRow(w: RowBinaryWriter, e: ProbeEvent): void {
-  w.string(e.sweep_id);
-  w.string(e.trial_id);
-  w.uint32(e.attempt);
-  w.uint32(e.epoch);
-  w.uint32(e.seed);
-  w.uint32(unixSeconds(e.time_ms));
-  w.uint64(e.time_ms);
-  w.string(e.engine);
-  w.string(e.backend);
-  w.string(e.worker_id);
-  // Unrolled in PROBE_NAMES order (reading by a variable key is several times slower).
-  w.nullableFloat64(e.loss);
-  w.nullableFloat64(e.train_acc);
-  w.nullableFloat64(e.val_loss);
-  w.nullableFloat64(e.val_acc);
-  w.nullableFloat64(e.grad_norm);
-  w.nullableFloat64(e.grad_norm_total);
-  w.nullableFloat64(e.emb_norm);
-  w.nullableFloat64(e.drift);
-  w.nullableFloat64(e.rel_drift);
-  w.nullableFloat64(e.stability);
-  w.nullableFloat64(e.mean_pairwise_cos);
-  w.nullableFloat64(e.top5_sv_share);
-  w.nullableFloat64(e.eff_rank);
-  w.nullableFloat64(e.spectral_entropy);
-  w.nullableFloat64(e.stable_rank);
-  w.nullableFloat64(e.grad_drift_ratio);
-  w.nullableFloat64(e.cka_prev);
-  w.nullableFloat64(e.noise_sensitivity);
-  w.nullableFloat64(e.cluster_purity);
 }
 
 export function writeTrialRow(w: RowBinaryWriter, e: TrialEvent): void {
@@ -151,14 +150,52 @@ export function writeTrialRow(w: RowBinaryWriter, e: TrialEvent): void {
   w.uint32(r.epochs);
 }
 
-export function encodeProbeRows(events: readonly ProbeEvent[]): Buffer {
-  const w = new RowBinaryWriter(Math.max(1024, events.length * 256));
-  for (const e of events) writeProbeRow(w, e);
-  return w.bytes();
-}
-
 export function encodeTrialRows(events: readonly TrialEvent[]): Buffer {
   const w = new RowBinaryWriter(Math.max(1024, events.length * 512));
   for (const e of events) writeTrialRow(w, e);
   return w.bytes();
+}
+
+/** Probe rows back from RowBinary, as probeRow() makes them: for the JSONEachRow insert format. */
+export function readProbeRows(bytes: Uint8Array): ProbeRow[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = new TextDecoder('utf-8', { ignoreBOM: true });
+  let off = 0;
+  const varint = (): number => {
+    let n = 0;
+    for (let scale = 1; ; scale *= 128) {
+      const b = view.getUint8(off++);
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+    }
+  };
+  const string = (): string => {
+    const len = varint();
+    off += len;
+    return text.decode(bytes.subarray(off - len, off));
+  };
+  const uint32 = (): number => {
+    off += 4;
+    return view.getUint32(off - 4, true);
+  };
+  const rows: ProbeRow[] = [];
+  while (off < bytes.length) {
+    const row: ProbeRow = { sweep_id: string(), trial_id: string() };
+    row['attempt'] = uint32();
+    row['epoch'] = uint32();
+    row['seed'] = uint32();
+    row['time'] = uint32();
+    row['time_ms'] = view.getUint32(off, true) + view.getUint32(off + 4, true) * 0x1_0000_0000;
+    off += 8;
+    row['engine'] = string();
+    row['backend'] = string();
+    row['worker_id'] = string();
+    for (const p of PROBE_NAMES) {
+      const isNull = view.getUint8(off++) === 1;
+      row[p] = isNull ? null : view.getFloat64(off, true);
+      if (!isNull) off += 8;
+    }
+    rows.push(row);
+  }
+  return rows;
 }
