@@ -2,6 +2,7 @@
 // Prints one JSON object. Uses NATS_URL / CLICKHOUSE_URL when set, else starts its own servers
 // with scripts/services.sh. The ingesters run in worker threads (in production they are
 // separate processes from the workers that publish). Knobs (env): EVENTS, TRIALS, BATCH,
+// BATCH_DELAY_MS (longest an event waits for its insert batch to fill),
 // RATE (events/s of the paced phase), FORMAT (RowBinary | JSONEachRow), PUBLISHERS,
 // INGESTERS, EVENTS_PER_MESSAGE (probe events of one trial per NATS message; 1 = one each).
 import { execFileSync } from 'node:child_process';
@@ -26,6 +27,7 @@ const env = (name: string, fallback: number) => {
 const EVENTS = env('EVENTS', 500_000);
 const TRIALS = env('TRIALS', 100);
 const BATCH = env('BATCH', 20_000);
+const BATCH_DELAY_MS = env('BATCH_DELAY_MS', 100);
 const PUBLISHERS = env('PUBLISHERS', 1);
 const INGESTERS = env('INGESTERS', 1);
 const PER_MESSAGE = env('EVENTS_PER_MESSAGE', 50);
@@ -47,7 +49,7 @@ async function ingesterThread(job: IngesterJob): Promise<void> {
   const ingester = await createIngester({
     ...job,
     batchSize: BATCH,
-    batchDelayMs: 100,
+    batchDelayMs: BATCH_DELAY_MS,
     insertFormat: FORMAT,
     log: process.env['VERBOSE'] === '1' ? log : () => undefined,
     onBatch: (b) => {
@@ -279,6 +281,7 @@ async function main(): Promise<void> {
           events: EVENTS,
           trials: TRIALS,
           batch: BATCH,
+          batch_delay_ms: BATCH_DELAY_MS,
           events_per_message: PER_MESSAGE,
           publishers: PUBLISHERS,
           ingesters: INGESTERS,

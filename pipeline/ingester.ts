@@ -62,6 +62,21 @@ const PULL_MAX_MESSAGES = 1024;
 
 type IngesterState = 'INITIALIZED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
 
+/** The messages of the next insert, decoded as they arrived. */
+class PendingBatch {
+  /** Events the messages carry (poison included): what the batch size counts. */
+  events = 0;
+  readonly probes: ProbeRows;
+  readonly trials: TrialEvent[] = [];
+  readonly poison: Array<{ msg: JsMsg; reason: string }> = [];
+  /** Messages to ack once the rows are in. */
+  readonly good: JsMsg[] = [];
+
+  constructor(expectedEvents: number) {
+    this.probes = new ProbeRows(expectedEvents);
+  }
+}
+
 type Settings = Required<Omit<IngesterOptions, 'signal' | 'onBatch'>> &
   Pick<IngesterOptions, 'signal' | 'onBatch'>;
 
@@ -71,9 +86,7 @@ class JetStreamIngester implements Ingester {
   private readonly fence = new AttemptFence();
   private state: IngesterState = 'INITIALIZED';
   private messages: ConsumerMessages | undefined;
-  private pending: JsMsg[] = [];
-  /** Events in `pending` (a packed message carries many). */
-  private pendingEvents = 0;
+  private pending: PendingBatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private failures = 0;
@@ -127,13 +140,31 @@ class JetStreamIngester implements Ingester {
     // shutdown() may have run while we were connecting.
     if (!this.isRunning()) await messages.close();
     for await (const m of messages) {
-      this.pending.push(m);
-      // Batches are cut by events, not messages: a packed message carries many.
-      this.pendingEvents += m.headers === undefined ? 1 : Number(m.headers.get(BATCH_HEADER)) || 1;
-      if (this.pendingEvents >= this.o.batchSize) await this.cut();
+      // Decoded on arrival, a message at a time: decoding a whole batch at the cut would hold up
+      // the event loop, and with it the streaming of the insert in flight.
+      this.pending ??= new PendingBatch(this.o.batchSize);
+      this.add(this.pending, m);
+      if (this.pending.events >= this.o.batchSize) await this.cut();
       else this.timer ??= setTimeout(() => void this.cut(), this.o.batchDelayMs).unref();
     }
     await this.cut();
+  }
+
+  private add(batch: PendingBatch, m: JsMsg): void {
+    const batched = m.headers?.has(BATCH_HEADER) === true;
+    // Batches are cut by events, not messages: a packed message carries many.
+    batch.events += batched ? Number(m.headers?.get(BATCH_HEADER)) || 1 : 1;
+    const d = decodeEventMessageInto(this.o.prefix, m.subject, m.data, batched, batch.probes, this.fence);
+    if (d.kind === 'probes') {
+      this.stats.fenced += d.fenced;
+    } else if (d.kind === 'trial') {
+      this.fence.observe(d.event);
+      batch.trials.push(d.event);
+    } else {
+      batch.poison.push({ msg: m, reason: d.reason });
+      return;
+    }
+    batch.good.push(m);
   }
 
   /** Hands the pending messages to an insert; waits while too many inserts are in flight. */
@@ -142,38 +173,18 @@ class JetStreamIngester implements Ingester {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0) return;
     const batch = this.pending;
-    const events = this.pendingEvents;
-    this.pending = [];
-    this.pendingEvents = 0;
+    if (batch === undefined) return;
+    this.pending = undefined;
     while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
-    const job = this.process(batch, events).catch((err: unknown) =>
+    const job = this.process(batch).catch((err: unknown) =>
       this.o.log(`ingester: batch failed: ${errorMessage(err)}`),
     );
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
   }
 
-  private async process(batch: JsMsg[], events: number): Promise<void> {
-    const probes = new ProbeRows(events);
-    const trials: TrialEvent[] = [];
-    const poison: Array<{ msg: JsMsg; reason: string }> = [];
-    const good: JsMsg[] = [];
-    for (const m of batch) {
-      const batched = m.headers?.has(BATCH_HEADER) === true;
-      const d = decodeEventMessageInto(this.o.prefix, m.subject, m.data, batched, probes, this.fence);
-      if (d.kind === 'probes') {
-        this.stats.fenced += d.fenced;
-      } else if (d.kind === 'trial') {
-        this.fence.observe(d.event);
-        trials.push(d.event);
-      } else {
-        poison.push({ msg: m, reason: d.reason });
-        continue;
-      }
-      good.push(m);
-    }
+  private async process({ probes, trials, poison, good }: PendingBatch): Promise<void> {
     if (poison.length > 0) await this.deadLetter(poison);
     if (good.length === 0) return;
 

@@ -3,7 +3,7 @@
 // publish call. A message of one event is a bare ProbeEvent; of more, a ProbeEventBatch whose
 // msgID names its first and last event (so the same message sent again is dropped). Pure.
 import type { ProbeEvent } from '../proto/index.js';
-import { encodeProbeEvent } from './probe-codec.js';
+import { writeProbeEvent } from './probe-codec.js';
 import type { OutboundMessage } from './outbound.js';
 import { eventSubject, probeMsgId } from './subjects.js';
 
@@ -64,9 +64,8 @@ export class ProbePacker {
       };
       trials.set(e.trial_id, m);
     }
-    const bytes = encodeProbeEvent(e);
-    append(m, bytes);
-    if (m.count === 0) m.firstAt = m.end - bytes.length;
+    const at = append(m, e);
+    if (m.count === 0) m.firstAt = at;
     m.count++;
     m.lastAttempt = e.attempt;
     m.lastEpoch = e.epoch;
@@ -112,22 +111,37 @@ export class ProbePacker {
   }
 }
 
-/** Appends one `events` entry: tag 0x0a, the length as a varint, the event's bytes. */
-function append(m: OpenMessage, bytes: Buffer): void {
-  const need = m.end + 1 + 5 + bytes.length;
-  if (need > m.buf.length) {
-    const next = Buffer.allocUnsafe(Math.max(need, m.buf.length * 2));
-    m.buf.copy(next, 0, 0, m.end);
-    m.buf = next;
+/**
+ * Appends one `events` entry (tag 0x0a, the length as a varint, the event) and returns where the
+ * event's own bytes start. The event is encoded in place after room for a two-byte length, the
+ * usual one; any other length moves it once.
+ */
+function append(m: OpenMessage, e: ProbeEvent): number {
+  const start = m.end;
+  if (start + 3 > m.buf.length) grow(m, 3);
+  m.buf[start] = 0x0a;
+  m.end = start + 3;
+  writeProbeEvent(e, m);
+  const len = m.end - (start + 3);
+  let lenBytes = 1;
+  for (let v = len; v >= 0x80; v >>>= 7) lenBytes++;
+  if (lenBytes !== 2) {
+    if (m.end + lenBytes - 2 > m.buf.length) grow(m, lenBytes - 2);
+    m.buf.copyWithin(start + 1 + lenBytes, start + 3, m.end);
+    m.end += lenBytes - 2;
   }
-  const buf = m.buf;
-  let o = m.end;
-  buf[o++] = 0x0a;
-  let v = bytes.length;
+  let o = start + 1;
+  let v = len;
   while (v >= 0x80) {
-    buf[o++] = (v & 0x7f) | 0x80;
+    m.buf[o++] = (v & 0x7f) | 0x80;
     v >>>= 7;
   }
-  buf[o++] = v;
-  m.end = o + bytes.copy(buf, o);
+  m.buf[o++] = v;
+  return o;
+}
+
+function grow(m: OpenMessage, n: number): void {
+  const next = Buffer.allocUnsafe(Math.max(m.end + n, m.buf.length * 2));
+  m.buf.copy(next, 0, 0, m.end);
+  m.buf = next;
 }

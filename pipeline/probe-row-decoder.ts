@@ -66,8 +66,12 @@ export type ProbeRowsOutcome =
   | { ok: false; reason: 'empty' }
   | { ok: false; reason: 'mismatch'; message: string };
 
+const EMPTY: Uint8Array = new Uint8Array(0);
+const EMPTY_VIEW: DataView = new DataView(new ArrayBuffer(0));
+
 class Decoder {
-  private buf: Uint8Array = new Uint8Array(0);
+  private buf = EMPTY;
+  private view = EMPTY_VIEW;
   private len = 0;
   private pos = 0;
   private out: ProbeRows = new ProbeRows(1);
@@ -104,6 +108,7 @@ class Decoder {
 
   decode(data: Uint8Array, batched: boolean, out: ProbeRows, rules: IdRules): ProbeRowsOutcome {
     this.buf = data;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.len = data.length;
     this.pos = 0;
     this.out = out;
@@ -129,7 +134,8 @@ class Decoder {
       outcome = { ok: false, reason: 'undecodable', error };
     }
     if (!outcome.ok) out.truncate(rowsBefore, bytesBefore);
-    this.buf = new Uint8Array(0);
+    this.buf = EMPTY;
+    this.view = EMPTY_VIEW;
     this.rules = undefined;
     return outcome;
   }
@@ -248,8 +254,7 @@ class Decoder {
     this.string(w, this.engineStart, this.engineLen);
     this.string(w, this.backendStart, this.backendLen);
     this.string(w, this.workerStart, this.workerLen);
-    const at = this.probeAt;
-    for (let i = 0; i < PROBE_COUNT; i++) w.nullableFloat64At(this.buf, at[i]!);
+    w.nullableFloat64sAt(this.view, this.probeAt);
     this.out.addTime(this.timeMs);
   }
 

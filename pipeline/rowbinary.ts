@@ -6,10 +6,13 @@ import { trialRow, type ProbeRow } from './rows.js';
 
 export class RowBinaryWriter {
   private buf: Buffer;
+  /** The same bytes as `buf`, for numbers (no per-call checks, unlike Buffer's write methods). */
+  private view: DataView;
   private off = 0;
 
   constructor(initialBytes = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initialBytes);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   private ensure(n: number): void {
@@ -19,6 +22,7 @@ export class RowBinaryWriter {
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.off);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   private varint(n: number): void {
@@ -57,26 +61,15 @@ export class RowBinaryWriter {
 
   uint32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.off);
+    this.view.setUint32(this.off, v >>> 0, true);
     this.off += 4;
   }
 
   /** UInt64 from a JS number (exact up to 2^53, far beyond any millisecond timestamp). */
   uint64(v: number): void {
     this.ensure(8);
-    this.buf.writeUInt32LE(v % 0x1_0000_0000, this.off);
-    this.buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000), this.off + 4);
-    this.off += 8;
-  }
-
-  nullableFloat64(v: number | undefined): void {
-    this.ensure(9);
-    if (v === undefined || !Number.isFinite(v)) {
-      this.buf[this.off++] = 1;
-      return;
-    }
-    this.buf[this.off++] = 0;
-    this.buf.writeDoubleLE(v, this.off);
+    this.view.setUint32(this.off, v % 0x1_0000_0000, true);
+    this.view.setUint32(this.off + 4, Math.floor(v / 0x1_0000_0000), true);
     this.off += 8;
   }
 
@@ -96,18 +89,27 @@ export class RowBinaryWriter {
     this.off = o;
   }
 
-  /** Nullable(Float64) from the 8 little-endian bytes at `pos` in `src` (absent: pos < 0). */
-  nullableFloat64At(src: Uint8Array, pos: number): void {
-    this.ensure(9);
+  /**
+   * Nullable(Float64) columns, one per entry of `at`: the little-endian double at that offset in
+   * `src`, or null where the offset is -1 (absent) or the value is not finite (ClickHouse JSON and
+   * Parquet disagree on NaN/∞, so no store keeps them).
+   */
+  nullableFloat64sAt(src: DataView, at: Int32Array): void {
+    this.ensure(at.length * 9);
     const buf = this.buf;
-    // Exponent all ones: ±∞ or NaN, stored as null like nullableFloat64 does.
-    if (pos < 0 || ((src[pos + 7]! & 0x7f) === 0x7f && (src[pos + 6]! & 0xf0) === 0xf0)) {
-      buf[this.off++] = 1;
-      return;
-    }
+    const view = this.view;
     let o = this.off;
-    buf[o++] = 0;
-    for (let i = pos; i < pos + 8; i++) buf[o++] = src[i]!;
+    for (let i = 0; i < at.length; i++) {
+      const pos = at[i]!;
+      const v = pos < 0 ? Number.NaN : src.getFloat64(pos, true);
+      if (v - v !== 0) {
+        buf[o++] = 1; // NaN (or absent) and ±∞ alike
+        continue;
+      }
+      buf[o++] = 0;
+      view.setFloat64(o, v, true);
+      o += 8;
+    }
     this.off = o;
   }
 
