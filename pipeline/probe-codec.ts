@@ -106,13 +106,24 @@ function uintField(tag: number, v: number): void {
   varint(v);
 }
 
+// A double's little-endian bytes, read through a one-element array (cheaper than writeDoubleLE,
+// which checks its arguments on every call).
+const float = new Float64Array(1);
+const floatBytes = new Uint8Array(float.buffer);
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error('probe-codec: expects a little-endian platform');
+}
+
 /** Space is ensured by the caller. */
 function double(tag: number | undefined, v: number | undefined): void {
   if (v === undefined || tag === undefined) return;
-  scratch[off++] = tag & 0xff;
-  scratch[off++] = tag >> 8;
-  scratch.writeDoubleLE(v, off);
-  off += 8;
+  const buf = scratch;
+  let o = off;
+  buf[o++] = tag & 0xff;
+  buf[o++] = tag >> 8;
+  float[0] = v;
+  for (let i = 0; i < 8; i++) buf[o++] = floatBytes[i]!;
+  off = o;
 }
 
 /** Appends the encoding of `e` to `sink`. */
