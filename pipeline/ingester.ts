@@ -37,7 +37,10 @@ export interface IngesterOptions {
   /** Redelivery delay of an unacked message (default 60 s). */
   ackWaitMs?: number;
   log?: (line: string) => void;
-  /** Called after each batch is inserted and acked: event times, for latency measurements. */
+  /**
+   * Called after each batch is inserted and acked: event times, for latency measurements
+   * (`eventTimesMs` is only valid during the call: its buffer is reused).
+   */
   onBatch?: (batch: { events: number; eventTimesMs: Float64Array; ackedAtMs: number }) => void;
 }
 
@@ -72,8 +75,8 @@ class PendingBatch {
   /** Messages to ack once the rows are in. */
   readonly good: JsMsg[] = [];
 
-  constructor(expectedEvents: number) {
-    this.probes = new ProbeRows(expectedEvents);
+  constructor(probes: ProbeRows) {
+    this.probes = probes;
   }
 }
 
@@ -87,6 +90,11 @@ class JetStreamIngester implements Ingester {
   private state: IngesterState = 'INITIALIZED';
   private messages: ConsumerMessages | undefined;
   private pending: PendingBatch | undefined;
+  /**
+   * Row buffers of finished batches, for the next ones: a batch's rows take tens of megabytes
+   * outside the JS heap, and allocating them anew each time makes V8 collect garbage over and over.
+   */
+  private readonly spareRows: ProbeRows[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private failures = 0;
@@ -142,7 +150,7 @@ class JetStreamIngester implements Ingester {
     for await (const m of messages) {
       // Decoded on arrival, a message at a time: decoding a whole batch at the cut would hold up
       // the event loop, and with it the streaming of the insert in flight.
-      this.pending ??= new PendingBatch(this.o.batchSize);
+      this.pending ??= new PendingBatch(this.spareRows.pop() ?? new ProbeRows(this.o.batchSize));
       this.add(this.pending, m);
       if (this.pending.events >= this.o.batchSize) await this.cut();
       else this.timer ??= setTimeout(() => void this.cut(), this.o.batchDelayMs).unref();
@@ -177,9 +185,12 @@ class JetStreamIngester implements Ingester {
     if (batch === undefined) return;
     this.pending = undefined;
     while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
-    const job = this.process(batch).catch((err: unknown) =>
-      this.o.log(`ingester: batch failed: ${errorMessage(err)}`),
-    );
+    const job = this.process(batch)
+      .catch((err: unknown) => this.o.log(`ingester: batch failed: ${errorMessage(err)}`))
+      .finally(() => {
+        batch.probes.clear();
+        this.spareRows.push(batch.probes);
+      });
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
   }

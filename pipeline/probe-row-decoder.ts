@@ -46,6 +46,11 @@ export class ProbeRows {
     this.times[this.n++] = timeMs;
   }
 
+  /** Empty again, keeping the buffers. */
+  clear(): void {
+    this.truncate(0, 0);
+  }
+
   /** Back to `rows` rows of `bytes` bytes. */
   truncate(rows: number, bytes: number): void {
     this.n = Math.min(this.n, rows);
