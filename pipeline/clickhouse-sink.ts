@@ -34,7 +34,7 @@ export class ClickHouseSink {
   }
 
   private insertProbes(probes: ProbeRows, signal?: AbortSignal): Promise<void> {
-    const body = probes.writer.bytes();
+    const body = probes.bytesByTrial();
     if (this.format === 'JSONEachRow') {
       return this.insertJson('probe_events', PROBE_EVENT_COLUMNS, readProbeRows(body), signal);
     }

@@ -96,11 +96,15 @@ export function decodeEventMessageInto(
   const parsed = parseEventSubject(prefix, subject);
   if (parsed === undefined) return { kind: 'poison', reason: `unexpected subject ${subject}` };
   if (parsed.kind === 'trials') return decodeTrial(parsed, subject, data, batched);
+  const start = rows.writer.length;
   const outcome = decodeProbeRows(data, batched, rows, {
     mismatch: (sweepId, trialId) => mismatch(sweepId, trialId, parsed, subject),
     minAttempt: (sweepId, trialId) => fence.minAttempt(sweepId, trialId),
   });
-  if (outcome.ok) return { kind: 'probes', rows: outcome.rows, fenced: outcome.fenced };
+  if (outcome.ok) {
+    rows.markMessage(subject, start);
+    return { kind: 'probes', rows: outcome.rows, fenced: outcome.fenced };
+  }
   if (outcome.reason === 'empty') return EMPTY_BATCH;
   if (outcome.reason === 'mismatch') return { kind: 'poison', reason: outcome.message };
   return undecodable(parsed, outcome.error);

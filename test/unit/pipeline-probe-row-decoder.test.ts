@@ -249,4 +249,41 @@ describe('probe messages straight into RowBinary', () => {
     }
     expect(kinds).toEqual(new Set(['probes', 'poison']));
   });
+
+  it('hands the rows over grouped by trial, each trial’s messages in stream order', () => {
+    const rows = new ProbeRows(4);
+    const fence = new AttemptFence();
+    const send = (trial: string, epochs: number[]) => {
+      const events = epochs.map((epoch) =>
+        ProbeEvent.fromPartial({ sweep_id: SWEEP, trial_id: trial, epoch }),
+      );
+      const d = decodeEventMessageInto(
+        PREFIX,
+        eventSubject(PREFIX, 'probes', SWEEP, trial),
+        ProbeEventBatch.encode({ events }).finish(),
+        true,
+        rows,
+        fence,
+      );
+      expect(d.kind).toBe('probes');
+    };
+    send('t2', [0, 1]);
+    send('t1', [0]);
+    decodeEventMessageInto(
+      PREFIX,
+      eventSubject(PREFIX, 'probes', SWEEP, 't0'),
+      new Uint8Array([0xff]),
+      false,
+      rows,
+      fence,
+    );
+    send('t2', [2]);
+    send('t1', [1, 2]);
+    const order = readProbeRows(rows.bytesByTrial()).map(
+      (r) => `${String(r['trial_id'])}:${String(r['epoch'])}`,
+    );
+    expect(order).toEqual(['t1:0', 't1:1', 't1:2', 't2:0', 't2:1', 't2:2']);
+    rows.clear();
+    expect(rows.bytesByTrial().length).toBe(0);
+  });
 });
