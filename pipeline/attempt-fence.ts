@@ -1,7 +1,7 @@
 // Fencing at the write point: once a trial's attempt N has been leased, probe events of earlier
 // attempts (a paused worker waking up, a partitioned one) are not written. Trial status events
 // travel on the same stream as probe events, so stream order says what was leased first. Pure.
-import type { ProbeEvent, TrialEvent } from '../proto/index.js';
+import type { TrialEvent } from '../proto/index.js';
 
 export class AttemptFence {
   private readonly latest = new Map<string, number>();
@@ -19,8 +19,8 @@ export class AttemptFence {
     if (this.latest.size > this.capacity) this.latest.delete(this.latest.keys().next().value!);
   }
 
-  admits(e: ProbeEvent): boolean {
-    const latest = this.latest.get(`${e.sweep_id}\u0000${e.trial_id}`);
-    return latest === undefined || e.attempt >= latest;
+  /** The oldest attempt of the trial whose probe events are still written (0: any). */
+  minAttempt(sweepId: string, trialId: string): number {
+    return this.latest.get(`${sweepId}\u0000${trialId}`) ?? 0;
   }
 }

@@ -1,11 +1,13 @@
 // Writes decoded events to ClickHouse, one INSERT per table per batch: RowBinary by default,
 // JSONEachRow as the readable fallback. A batch is one block, so a failed insert wrote nothing.
+// Probe rows arrive already in RowBinary (the ingester decodes messages straight into it).
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Readable } from 'node:stream';
-import type { ProbeEvent, TrialEvent } from '../proto/index.js';
+import type { TrialEvent } from '../proto/index.js';
 import { PROBE_EVENT_COLUMNS, quoteIdent, TRIAL_COLUMNS } from './clickhouse-sql.js';
-import { encodeProbeRows, encodeTrialRows } from './rowbinary.js';
-import { probeRow, trialRow } from './rows.js';
+import type { ProbeRows } from './probe-row-decoder.js';
+import { encodeTrialRows, readProbeRows } from './rowbinary.js';
+import { trialRow } from './rows.js';
 
 export type InsertFormat = 'RowBinary' | 'JSONEachRow';
 
@@ -18,13 +20,9 @@ export class ClickHouseSink {
     quoteIdent(database);
   }
 
-  async insert(
-    probes: readonly ProbeEvent[],
-    trials: readonly TrialEvent[],
-    signal?: AbortSignal,
-  ): Promise<void> {
+  async insert(probes: ProbeRows, trials: readonly TrialEvent[], signal?: AbortSignal): Promise<void> {
     const jobs: Promise<void>[] = [];
-    if (probes.length > 0) jobs.push(this.insertProbes(probes, signal));
+    if (probes.count > 0) jobs.push(this.insertProbes(probes, signal));
     if (trials.length > 0) jobs.push(this.insertTrials(trials, signal));
     const results = await Promise.allSettled(jobs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -35,11 +33,12 @@ export class ClickHouseSink {
     return `${quoteIdent(this.database)}.${name}`;
   }
 
-  private insertProbes(events: readonly ProbeEvent[], signal?: AbortSignal): Promise<void> {
+  private insertProbes(probes: ProbeRows, signal?: AbortSignal): Promise<void> {
+    const body = probes.bytesByTrial();
     if (this.format === 'JSONEachRow') {
-      return this.insertJson('probe_events', PROBE_EVENT_COLUMNS, events.map(probeRow), signal);
+      return this.insertJson('probe_events', PROBE_EVENT_COLUMNS, readProbeRows(body), signal);
     }
-    return this.insertRowBinary('probe_events', PROBE_EVENT_COLUMNS, encodeProbeRows(events), signal);
+    return this.insertRowBinary('probe_events', PROBE_EVENT_COLUMNS, body, signal);
   }
 
   private insertTrials(events: readonly TrialEvent[], signal?: AbortSignal): Promise<void> {

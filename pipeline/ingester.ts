@@ -5,14 +5,15 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import type { ProbeEvent, TrialEvent } from '../proto/index.js';
+import type { TrialEvent } from '../proto/index.js';
 import { errorMessage, PhasesweepError } from '../spec/errors.js';
 import { backoffDelay } from './backoff.js';
 import { createClickHouseClient, migrateWithClient } from './clickhouse-migrations.js';
 import { ClickHouseSink, type InsertFormat } from './clickhouse-sink.js';
 import { quoteIdent } from './clickhouse-sql.js';
 import { AttemptFence } from './attempt-fence.js';
-import { decodeEventMessage } from './event-decoding.js';
+import { decodeEventMessageInto } from './event-decoding.js';
+import { ProbeRows } from './probe-row-decoder.js';
 import { BATCH_HEADER } from './outbound.js';
 import { ensureIngestConsumer, ensureStreams } from './streams.js';
 import { DEFAULT_PREFIX, deadLetterSubject, streamNames, validatePrefix } from './subjects.js';
@@ -36,8 +37,11 @@ export interface IngesterOptions {
   /** Redelivery delay of an unacked message (default 60 s). */
   ackWaitMs?: number;
   log?: (line: string) => void;
-  /** Called after each batch is inserted and acked: event times, for latency measurements. */
-  onBatch?: (batch: { events: number; eventTimesMs: number[]; ackedAtMs: number }) => void;
+  /**
+   * Called after each batch is inserted and acked: event times, for latency measurements
+   * (`eventTimesMs` is only valid during the call: its buffer is reused).
+   */
+  onBatch?: (batch: { events: number; eventTimesMs: Float64Array; ackedAtMs: number }) => void;
 }
 
 export interface IngesterStats {
@@ -61,6 +65,21 @@ const PULL_MAX_MESSAGES = 1024;
 
 type IngesterState = 'INITIALIZED' | 'RUNNING' | 'DRAINING' | 'STOPPED';
 
+/** The messages of the next insert, decoded as they arrived. */
+class PendingBatch {
+  /** Events the messages carry (poison included): what the batch size counts. */
+  events = 0;
+  readonly probes: ProbeRows;
+  readonly trials: TrialEvent[] = [];
+  readonly poison: Array<{ msg: JsMsg; reason: string }> = [];
+  /** Messages to ack once the rows are in. */
+  readonly good: JsMsg[] = [];
+
+  constructor(probes: ProbeRows) {
+    this.probes = probes;
+  }
+}
+
 type Settings = Required<Omit<IngesterOptions, 'signal' | 'onBatch'>> &
   Pick<IngesterOptions, 'signal' | 'onBatch'>;
 
@@ -70,8 +89,12 @@ class JetStreamIngester implements Ingester {
   private readonly fence = new AttemptFence();
   private state: IngesterState = 'INITIALIZED';
   private messages: ConsumerMessages | undefined;
-  private pending: JsMsg[] = [];
-  private pendingEvents = 0;
+  private pending: PendingBatch | undefined;
+  /**
+   * Row buffers of finished batches, for the next ones: a batch's rows take tens of megabytes
+   * outside the JS heap, and allocating them anew each time makes V8 collect garbage over and over.
+   */
+  private readonly spareRows: ProbeRows[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private failures = 0;
@@ -125,13 +148,31 @@ class JetStreamIngester implements Ingester {
     // shutdown() may have run while we were connecting.
     if (!this.isRunning()) await messages.close();
     for await (const m of messages) {
-      this.pending.push(m);
-      // Batches are cut by events, not messages: a packed message carries many.
-      this.pendingEvents += m.headers === undefined ? 1 : Number(m.headers.get(BATCH_HEADER)) || 1;
-      if (this.pendingEvents >= this.o.batchSize) await this.cut();
+      // Decoded on arrival, a message at a time: decoding a whole batch at the cut would hold up
+      // the event loop, and with it the streaming of the insert in flight.
+      this.pending ??= new PendingBatch(this.spareRows.pop() ?? new ProbeRows(this.o.batchSize));
+      this.add(this.pending, m);
+      if (this.pending.events >= this.o.batchSize) await this.cut();
       else this.timer ??= setTimeout(() => void this.cut(), this.o.batchDelayMs).unref();
     }
     await this.cut();
+  }
+
+  private add(batch: PendingBatch, m: JsMsg): void {
+    const batched = m.headers?.has(BATCH_HEADER) === true;
+    // Batches are cut by events, not messages: a packed message carries many.
+    batch.events += batched ? Number(m.headers?.get(BATCH_HEADER)) || 1 : 1;
+    const d = decodeEventMessageInto(this.o.prefix, m.subject, m.data, batched, batch.probes, this.fence);
+    if (d.kind === 'probes') {
+      this.stats.fenced += d.fenced;
+    } else if (d.kind === 'trial') {
+      this.fence.observe(d.event);
+      batch.trials.push(d.event);
+    } else {
+      batch.poison.push({ msg: m, reason: d.reason });
+      return;
+    }
+    batch.good.push(m);
   }
 
   /** Hands the pending messages to an insert; waits while too many inserts are in flight. */
@@ -140,39 +181,21 @@ class JetStreamIngester implements Ingester {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0) return;
     const batch = this.pending;
-    this.pending = [];
-    this.pendingEvents = 0;
+    if (batch === undefined) return;
+    this.pending = undefined;
     while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
-    const job = this.process(batch).catch((err: unknown) =>
-      this.o.log(`ingester: batch failed: ${errorMessage(err)}`),
-    );
+    const job = this.process(batch)
+      .catch((err: unknown) => this.o.log(`ingester: batch failed: ${errorMessage(err)}`))
+      .finally(() => {
+        batch.probes.clear();
+        this.spareRows.push(batch.probes);
+      });
     this.inFlight.add(job);
     void job.finally(() => this.inFlight.delete(job));
   }
 
-  private async process(batch: JsMsg[]): Promise<void> {
-    const probes: ProbeEvent[] = [];
-    const trials: TrialEvent[] = [];
-    const poison: Array<{ msg: JsMsg; reason: string }> = [];
-    const good: JsMsg[] = [];
-    for (const m of batch) {
-      const d = decodeEventMessage(this.o.prefix, m.subject, m.data, m.headers?.has(BATCH_HEADER) === true);
-      if (d.kind === 'probes') {
-        for (const e of d.events) {
-          if (this.fence.admits(e)) probes.push(e);
-          else this.stats.fenced++;
-        }
-      } else if (d.kind === 'trial') {
-        this.fence.observe(d.event);
-        trials.push(d.event);
-      } else {
-        poison.push({ msg: m, reason: d.reason });
-        continue;
-      }
-      good.push(m);
-    }
+  private async process({ probes, trials, poison, good }: PendingBatch): Promise<void> {
     if (poison.length > 0) await this.deadLetter(poison);
     if (good.length === 0) return;
 
@@ -190,7 +213,7 @@ class JetStreamIngester implements Ingester {
       const delay = backoffDelay(this.failures);
       this.pausedUntil = Date.now() + delay;
       this.o.log(
-        `ingester: insert of ${probes.length + trials.length} events failed (${errorMessage(err)}); redelivery in ~${delay} ms`,
+        `ingester: insert of ${probes.count + trials.length} events failed (${errorMessage(err)}); redelivery in ~${delay} ms`,
       );
       // Nothing is acked: the server hands these back after the delay (or ack_wait, if this nak is lost).
       for (const m of good) m.nak(delay);
@@ -198,11 +221,11 @@ class JetStreamIngester implements Ingester {
     }
     this.failures = 0;
     for (const m of good) m.ack();
-    this.stats.ingested += probes.length + trials.length;
+    this.stats.ingested += probes.count + trials.length;
     this.stats.batches++;
     if (this.o.onBatch !== undefined) {
-      const eventTimesMs = probes.map((e) => e.time_ms);
-      for (const t of trials) eventTimesMs.push(t.time_ms);
+      for (const t of trials) probes.addTime(t.time_ms);
+      const eventTimesMs = probes.eventTimesMs();
       this.o.onBatch({ events: eventTimesMs.length, eventTimesMs, ackedAtMs: Date.now() });
     }
   }

@@ -37,7 +37,15 @@ const PROBE_TAGS = PROBE_FIELDS.map(([, field]) => {
   return (tag & 0x7f) | 0x80 | ((tag >> 7) << 8);
 });
 
-let scratch = Buffer.allocUnsafe(4096);
+/** Where an event is written: a buffer that grows as needed, and the end of what is in it. */
+export interface ByteSink {
+  buf: Buffer;
+  end: number;
+}
+
+// The sink being written, unpacked into module variables for the duration of one call.
+const NONE: Buffer = Buffer.alloc(0);
+let scratch = NONE;
 let off = 0;
 
 function ensure(n: number): void {
@@ -51,17 +59,34 @@ function varint(n: number): void {
   ensure(10);
   let v = n;
   while (v >= 0x80) {
-    scratch[off++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
+    // `&` keeps the low 7 bits of any integer below 2^53; `>>>` only works below 2^32.
+    scratch[off++] = (v & 0x7f) | 0x80;
+    v = v > 0xffff_ffff ? Math.floor(v / 128) : v >>> 7;
   }
   scratch[off++] = v;
 }
 
 function stringField(tag: number, s: string): void {
   if (s === '') return;
-  ensure(1 + 5 + s.length * 3);
+  const len = s.length;
+  ensure(1 + 5 + len * 3);
   scratch[off++] = tag;
-  if (s.length < 43) {
+  if (len < 128) {
+    // Ids and names are short ASCII: copied char by char, which beats a native call per string.
+    const at = off + 1;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      scratch[at + i] = c;
+    }
+    if (i === len) {
+      scratch[off] = len;
+      off = at + len;
+      return;
+    }
+  }
+  if (len < 43) {
     // At most 127 UTF-8 bytes: the length fits one byte, so write the text straight after it.
     const n = scratch.write(s, off + 1, 'utf8');
     scratch[off] = n;
@@ -81,17 +106,30 @@ function uintField(tag: number, v: number): void {
   varint(v);
 }
 
+// A double's little-endian bytes, read through a one-element array (cheaper than writeDoubleLE,
+// which checks its arguments on every call).
+const float = new Float64Array(1);
+const floatBytes = new Uint8Array(float.buffer);
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error('probe-codec: expects a little-endian platform');
+}
+
 /** Space is ensured by the caller. */
 function double(tag: number | undefined, v: number | undefined): void {
   if (v === undefined || tag === undefined) return;
-  scratch[off++] = tag & 0xff;
-  scratch[off++] = tag >> 8;
-  scratch.writeDoubleLE(v, off);
-  off += 8;
+  const buf = scratch;
+  let o = off;
+  buf[o++] = tag & 0xff;
+  buf[o++] = tag >> 8;
+  float[0] = v;
+  for (let i = 0; i < 8; i++) buf[o++] = floatBytes[i]!;
+  off = o;
 }
 
-export function encodeProbeEvent(e: ProbeEvent): Uint8Array {
-  off = 0;
+/** Appends the encoding of `e` to `sink`. */
+export function writeProbeEvent(e: ProbeEvent, sink: ByteSink): void {
+  scratch = sink.buf;
+  off = sink.end;
   stringField(10, e.sweep_id);
   stringField(18, e.trial_id);
   uintField(24, e.attempt);
@@ -122,5 +160,7 @@ export function encodeProbeEvent(e: ProbeEvent): Uint8Array {
   double(PROBE_TAGS[16], e.cka_prev);
   double(PROBE_TAGS[17], e.noise_sensitivity);
   double(PROBE_TAGS[18], e.cluster_purity);
-  return new Uint8Array(scratch.subarray(0, off));
+  sink.buf = scratch;
+  sink.end = off;
+  scratch = NONE;
 }

@@ -1,16 +1,18 @@
 // Publishes probe and trial events to JetStream without making training wait: events go into
 // a bounded buffer that a background pump drains in batches; when NATS is unreachable they go
 // to a bounded spill file and are replayed later. Callers wait only when the bound is reached.
+// Probe events are encoded and packed per trial as they arrive (probe-packer.ts); a message
+// is queued once full or once it has waited maxDelayMs.
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckedPublisher } from './acked-publish.js';
 import { TrialEvent, type ProbeEvent } from '../proto/index.js';
-import { encodeProbeEvent } from './probe-codec.js';
 import { errorMessage, PhasesweepError } from '../spec/errors.js';
 import { SpillFile } from './spill-file.js';
 import { ensureStreams } from './streams.js';
-import { packMessages, type OutboundMessage } from './outbound.js';
-import { DEFAULT_PREFIX, eventSubject, probeMsgId, trialMsgId, validatePrefix } from './subjects.js';
+import type { OutboundMessage } from './outbound.js';
+import { ProbePacker } from './probe-packer.js';
+import { DEFAULT_PREFIX, eventSubject, trialMsgId, validatePrefix } from './subjects.js';
 
 export interface NatsEventPublisherOptions {
   natsUrl: string;
@@ -50,11 +52,25 @@ type PublisherState = 'RUNNING' | 'CLOSING' | 'CLOSED';
 
 const RETRY_MS = 1000;
 const MAX_EVENTS_PER_MESSAGE = 64;
+/** What publishProbe returns while there is room: no promise is made per event. */
+const ACCEPTED = Promise.resolve();
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
 
 class NatsEventPublisher implements EventPublisher {
+  /** Messages ready to send, in order. */
   private readonly queue: OutboundMessage[] = [];
+  /** Events in `queue`. */
+  private queuedEvents = 0;
+  /** Probe events not yet in `queue`: each trial's message still filling up. */
+  private readonly packer: ProbePacker;
   private readonly spaceWaiters: Array<() => void> = [];
   private readonly idleWaiters: Array<() => void> = [];
+  /** Queues the messages still filling up, maxDelayMs after an event found none pending. */
+  private sealTimer: NodeJS.Timeout | undefined;
+  /** Retries after a round that could be neither sent nor spilled. */
   private timer: NodeJS.Timeout | undefined;
   private pumping = false;
   private blockedSince: number | undefined;
@@ -63,7 +79,6 @@ class NatsEventPublisher implements EventPublisher {
   private connected: boolean;
   private state: PublisherState = 'RUNNING';
   private readonly replayTimer: NodeJS.Timeout;
-  private readonly probePrefix: string;
 
   constructor(
     private readonly o: Required<Omit<NatsEventPublisherOptions, 'spillDir'>>,
@@ -71,7 +86,7 @@ class NatsEventPublisher implements EventPublisher {
     private js: AckedPublisher | undefined,
     private readonly spill: SpillFile | undefined,
   ) {
-    this.probePrefix = `${o.prefix}.probes.`;
+    this.packer = new ProbePacker(o.prefix, o.maxEventsPerMessage);
     this.healthy = nc !== undefined;
     this.connected = nc !== undefined;
     if (nc !== undefined) this.watch(nc);
@@ -80,36 +95,56 @@ class NatsEventPublisher implements EventPublisher {
     this.replayTimer.unref();
   }
 
+  /** Events handed in and not yet sent or spilled. */
+  private buffered(): number {
+    return this.queuedEvents + this.packer.size;
+  }
+
   publishProbe(e: ProbeEvent): Promise<void> {
-    // An invalid id (empty) rejects the promise rather than throwing at the call site.
-    let m: OutboundMessage;
-    try {
-      const subject = eventSubject(this.o.prefix, 'probes', e.sweep_id, e.trial_id);
-      m = { subject, msgId: probeMsgId(e), data: encodeProbeEvent(e), count: 1 };
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    // The common case, called for every event a worker emits: room in the buffer.
+    if (this.state === 'RUNNING' && this.buffered() < this.o.maxBuffered) {
+      try {
+        this.addProbe(e);
+      } catch (err) {
+        // An invalid id (empty) rejects the promise rather than throwing at the call site.
+        return Promise.reject(asError(err));
+      }
+      return ACCEPTED;
     }
-    return this.enqueue(m);
+    return this.publishProbeWhenRoom(e);
   }
 
-  publishTrial(e: TrialEvent): Promise<void> {
-    let m: OutboundMessage;
-    try {
-      const subject = eventSubject(this.o.prefix, 'trials', e.sweep_id, e.trial_id);
-      m = { subject, msgId: trialMsgId(e), data: TrialEvent.encode(e).finish(), count: 1 };
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    return this.enqueue(m);
+  private async publishProbeWhenRoom(e: ProbeEvent): Promise<void> {
+    eventSubject(this.o.prefix, 'probes', e.sweep_id, e.trial_id); // an invalid id fails before the wait
+    await this.waitForRoom();
+    this.addProbe(e);
   }
 
-  private async enqueue(m: OutboundMessage): Promise<void> {
+  private addProbe(e: ProbeEvent): void {
+    const full = this.packer.add(e);
+    if (full !== undefined) this.push(full);
+    this.armSealTimer();
+  }
+
+  async publishTrial(e: TrialEvent): Promise<void> {
+    const subject = eventSubject(this.o.prefix, 'trials', e.sweep_id, e.trial_id);
+    const m = { subject, msgId: trialMsgId(e), data: TrialEvent.encode(e).finish(), count: 1 };
+    await this.waitForRoom();
+    // The trial's probe events published before this event stay before it on the stream.
+    const open = this.packer.sealTrial(e.sweep_id, e.trial_id);
+    if (open !== undefined) this.push(open);
+    this.push(m);
+    this.armSealTimer();
+  }
+
+  private async waitForRoom(): Promise<void> {
     if (this.state !== 'RUNNING') throw new PhasesweepError('FAILED_PRECONDITION', 'publisher is closed');
-    while (this.queue.length >= this.o.maxBuffered) {
+    while (this.buffered() >= this.o.maxBuffered) {
       if (this.blockedSince === undefined) {
         this.blockedSince = Date.now();
-        this.o.log(`publisher: ${this.queue.length} events buffered, blocking until NATS catches up`);
+        this.o.log(`publisher: ${this.buffered()} events buffered, blocking until NATS catches up`);
       }
+      this.sealOpen();
       this.kick();
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
@@ -117,9 +152,25 @@ class NatsEventPublisher implements EventPublisher {
       this.o.log(`publisher: unblocked after ${Date.now() - this.blockedSince} ms`);
       this.blockedSince = undefined;
     }
+  }
+
+  private push(m: OutboundMessage): void {
     this.queue.push(m);
-    if (this.queue.length >= this.o.maxBatch) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), this.o.maxDelayMs).unref();
+    this.queuedEvents += m.count;
+    if (this.queuedEvents >= this.o.maxBatch) this.kick();
+  }
+
+  private armSealTimer(): void {
+    this.sealTimer ??= setTimeout(() => {
+      this.sealTimer = undefined;
+      this.sealOpen();
+      this.kick();
+    }, this.o.maxDelayMs).unref();
+  }
+
+  /** Queues every message still filling up. */
+  private sealOpen(): void {
+    for (const m of this.packer.sealAll()) this.push(m);
   }
 
   /** Starts the pump unless it is already running; it drains everything it can, then stops. */
@@ -141,30 +192,33 @@ class NatsEventPublisher implements EventPublisher {
   private async pump(): Promise<void> {
     if (this.connected && this.spill !== undefined && this.spill.size > 0) await this.replay();
     while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, this.o.maxBatch);
-      const packed = packMessages(batch, this.o.maxEventsPerMessage, (m) =>
-        m.subject.startsWith(this.probePrefix),
-      );
+      // A round: messages up to maxBatch events.
+      let take = 0;
+      let events = 0;
+      while (take < this.queue.length && events < this.o.maxBatch) events += this.queue[take++]!.count;
+      const round = this.queue.slice(0, take);
       // With a spill file, a round that just failed sends the next ones straight to disk instead
       // of waiting out another timeout; the periodic replay finds out when NATS is back.
       const tryNats = this.connected && (this.healthy || this.spill === undefined);
-      const messages = packed.map((p) => p.message);
-      const failed = new Set(tryNats ? await this.publishAll(messages) : messages);
+      const failed = new Set(tryNats ? await this.publishAll(round) : round);
       if (failed.size > 0 && !(await this.spillOut([...failed]))) {
-        // Nowhere to put them: keep their events at the front (callers block on the bound), retry.
-        const requeue = packed.filter((p) => failed.has(p.message)).flatMap((p) => p.parts);
-        this.queue.splice(0, batch.length, ...requeue);
+        // Nowhere to put them: keep them at the front (callers block on the bound) and retry. The
+        // same messages go again, so any the stream stored after all are dropped as duplicates.
+        const kept = round.filter((m) => failed.has(m));
+        this.queue.splice(0, take, ...kept);
+        this.queuedEvents -= events - kept.reduce((n, m) => n + m.count, 0);
         this.releaseSpace();
         this.timer ??= setTimeout(() => this.kick(), RETRY_MS).unref();
         return;
       }
-      this.queue.splice(0, batch.length);
+      this.queue.splice(0, take);
+      this.queuedEvents -= events;
       this.releaseSpace();
     }
   }
 
   private releaseSpace(): void {
-    const free = this.o.maxBuffered - this.queue.length;
+    const free = this.o.maxBuffered - this.buffered();
     this.spaceWaiters.splice(0, Math.max(0, free)).forEach((w) => w());
   }
 
@@ -236,6 +290,7 @@ class NatsEventPublisher implements EventPublisher {
   }
 
   async flush(): Promise<void> {
+    this.sealOpen();
     this.kick();
     // Every pump round wakes the waiters; a failed round is retried by its own timer.
     while (this.pumping || this.queue.length > 0) {
@@ -253,9 +308,10 @@ class NatsEventPublisher implements EventPublisher {
     });
     const outcome = await Promise.race([this.flush().then(() => 'flushed' as const), timedOut]);
     clearTimeout(timeout);
-    const left = this.queue.length;
+    const left = this.buffered();
     this.state = 'CLOSED';
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.sealTimer !== undefined) clearTimeout(this.sealTimer);
     this.js?.close();
     await this.nc?.drain().catch(() => undefined);
     if (outcome === 'timeout' && left > 0) {

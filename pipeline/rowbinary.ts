@@ -1,14 +1,18 @@
 // ClickHouse RowBinary encoding of probe and trial rows: about three times the insert rate of
 // JSONEachRow on the same server. Column order is PROBE_EVENT_COLUMNS / TRIAL_COLUMNS. Pure.
-import type { ProbeEvent, TrialEvent } from '../proto/index.js';
-import { trialRow, unixSeconds } from './rows.js';
+import type { TrialEvent } from '../proto/index.js';
+import { PROBE_NAMES } from '../spec/probes.js';
+import { trialRow, type ProbeRow } from './rows.js';
 
 export class RowBinaryWriter {
   private buf: Buffer;
+  /** The same bytes as `buf`, for numbers (no per-call checks, unlike Buffer's write methods). */
+  private view: DataView;
   private off = 0;
 
   constructor(initialBytes = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initialBytes);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   private ensure(n: number): void {
@@ -18,6 +22,7 @@ export class RowBinaryWriter {
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.off);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   private varint(n: number): void {
@@ -56,32 +61,61 @@ export class RowBinaryWriter {
 
   uint32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.off);
+    this.view.setUint32(this.off, v >>> 0, true);
     this.off += 4;
   }
 
   /** UInt64 from a JS number (exact up to 2^53, far beyond any millisecond timestamp). */
   uint64(v: number): void {
     this.ensure(8);
-    this.buf.writeUInt32LE(v % 0x1_0000_0000, this.off);
-    this.buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000), this.off + 4);
-    this.off += 8;
-  }
-
-  nullableFloat64(v: number | undefined): void {
-    this.ensure(9);
-    if (v === undefined || !Number.isFinite(v)) {
-      this.buf[this.off++] = 1;
-      return;
-    }
-    this.buf[this.off++] = 0;
-    this.buf.writeDoubleLE(v, this.off);
+    this.view.setUint32(this.off, v % 0x1_0000_0000, true);
+    this.view.setUint32(this.off + 4, Math.floor(v / 0x1_0000_0000), true);
     this.off += 8;
   }
 
   stringArray(values: readonly string[]): void {
     this.varint(values.length);
     for (const s of values) this.string(s);
+  }
+
+  /** A String from UTF-8 bytes taken as they are. */
+  utf8Bytes(src: Uint8Array, start: number, len: number): void {
+    this.varint(len);
+    this.ensure(len);
+    const buf = this.buf;
+    let o = this.off;
+    // Ids and names are a few dozen bytes: a loop beats creating a subarray to copy from.
+    for (let i = start, end = start + len; i < end; i++) buf[o++] = src[i]!;
+    this.off = o;
+  }
+
+  /**
+   * Nullable(Float64) columns, one per entry of `at`: the little-endian double at that offset in
+   * `src`, or null where the offset is -1 (absent) or the value is not finite (ClickHouse JSON and
+   * Parquet disagree on NaN/∞, so no store keeps them).
+   */
+  nullableFloat64sAt(src: DataView, at: Int32Array): void {
+    this.ensure(at.length * 9);
+    const buf = this.buf;
+    const view = this.view;
+    let o = this.off;
+    for (let i = 0; i < at.length; i++) {
+      const pos = at[i]!;
+      const v = pos < 0 ? Number.NaN : src.getFloat64(pos, true);
+      if (v - v !== 0) {
+        buf[o++] = 1; // NaN (or absent) and ±∞ alike
+        continue;
+      }
+      buf[o++] = 0;
+      view.setFloat64(o, v, true);
+      o += 8;
+    }
+    this.off = o;
+  }
+
+  /** Forgets everything written after `length` (rows of a message that turned out to be poison). */
+  truncate(length: number): void {
+    this.off = Math.min(this.off, length);
   }
 
   get length(): number {
@@ -92,39 +126,6 @@ export class RowBinaryWriter {
   bytes(): Buffer {
     return this.buf.subarray(0, this.off);
   }
-}
-
-export function writeProbeRow(w: RowBinaryWriter, e: ProbeEvent): void {
-  w.string(e.sweep_id);
-  w.string(e.trial_id);
-  w.uint32(e.attempt);
-  w.uint32(e.epoch);
-  w.uint32(e.seed);
-  w.uint32(unixSeconds(e.time_ms));
-  w.uint64(e.time_ms);
-  w.string(e.engine);
-  w.string(e.backend);
-  w.string(e.worker_id);
-  // Unrolled in PROBE_NAMES order (reading by a variable key is several times slower).
-  w.nullableFloat64(e.loss);
-  w.nullableFloat64(e.train_acc);
-  w.nullableFloat64(e.val_loss);
-  w.nullableFloat64(e.val_acc);
-  w.nullableFloat64(e.grad_norm);
-  w.nullableFloat64(e.grad_norm_total);
-  w.nullableFloat64(e.emb_norm);
-  w.nullableFloat64(e.drift);
-  w.nullableFloat64(e.rel_drift);
-  w.nullableFloat64(e.stability);
-  w.nullableFloat64(e.mean_pairwise_cos);
-  w.nullableFloat64(e.top5_sv_share);
-  w.nullableFloat64(e.eff_rank);
-  w.nullableFloat64(e.spectral_entropy);
-  w.nullableFloat64(e.stable_rank);
-  w.nullableFloat64(e.grad_drift_ratio);
-  w.nullableFloat64(e.cka_prev);
-  w.nullableFloat64(e.noise_sensitivity);
-  w.nullableFloat64(e.cluster_purity);
 }
 
 export function writeTrialRow(w: RowBinaryWriter, e: TrialEvent): void {
@@ -151,14 +152,52 @@ export function writeTrialRow(w: RowBinaryWriter, e: TrialEvent): void {
   w.uint32(r.epochs);
 }
 
-export function encodeProbeRows(events: readonly ProbeEvent[]): Buffer {
-  const w = new RowBinaryWriter(Math.max(1024, events.length * 256));
-  for (const e of events) writeProbeRow(w, e);
-  return w.bytes();
-}
-
 export function encodeTrialRows(events: readonly TrialEvent[]): Buffer {
   const w = new RowBinaryWriter(Math.max(1024, events.length * 512));
   for (const e of events) writeTrialRow(w, e);
   return w.bytes();
+}
+
+/** Probe rows back from RowBinary, as probeRow() makes them: for the JSONEachRow insert format. */
+export function readProbeRows(bytes: Uint8Array): ProbeRow[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = new TextDecoder('utf-8', { ignoreBOM: true });
+  let off = 0;
+  const varint = (): number => {
+    let n = 0;
+    for (let scale = 1; ; scale *= 128) {
+      const b = view.getUint8(off++);
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+    }
+  };
+  const string = (): string => {
+    const len = varint();
+    off += len;
+    return text.decode(bytes.subarray(off - len, off));
+  };
+  const uint32 = (): number => {
+    off += 4;
+    return view.getUint32(off - 4, true);
+  };
+  const rows: ProbeRow[] = [];
+  while (off < bytes.length) {
+    const row: ProbeRow = { sweep_id: string(), trial_id: string() };
+    row['attempt'] = uint32();
+    row['epoch'] = uint32();
+    row['seed'] = uint32();
+    row['time'] = uint32();
+    row['time_ms'] = view.getUint32(off, true) + view.getUint32(off + 4, true) * 0x1_0000_0000;
+    off += 8;
+    row['engine'] = string();
+    row['backend'] = string();
+    row['worker_id'] = string();
+    for (const p of PROBE_NAMES) {
+      const isNull = view.getUint8(off++) === 1;
+      row[p] = isNull ? null : view.getFloat64(off, true);
+      if (!isNull) off += 8;
+    }
+    rows.push(row);
+  }
+  return rows;
 }

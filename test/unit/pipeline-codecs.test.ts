@@ -5,10 +5,12 @@ import { ProbeEvent, ProbeEventBatch, TrialEvent } from '../../proto/index.js';
 import { PROBE_NAMES } from '../../spec/probes.js';
 import { backoffDelay } from '../../pipeline/backoff.js';
 import { quoteIdent, quoteString } from '../../pipeline/clickhouse-sql.js';
-import { decodeEventMessage } from '../../pipeline/event-decoding.js';
-import { concatAsBatch, packMessages, type OutboundMessage } from '../../pipeline/outbound.js';
-import { encodeProbeEvent } from '../../pipeline/probe-codec.js';
-import { encodeProbeRows, RowBinaryWriter } from '../../pipeline/rowbinary.js';
+import { decodeEventMessage, decodeEventMessageInto } from '../../pipeline/event-decoding.js';
+import { writeProbeEvent } from '../../pipeline/probe-codec.js';
+import { ProbePacker } from '../../pipeline/probe-packer.js';
+import { AttemptFence } from '../../pipeline/attempt-fence.js';
+import { ProbeRows } from '../../pipeline/probe-row-decoder.js';
+import { RowBinaryWriter } from '../../pipeline/rowbinary.js';
 import { trialVersion } from '../../pipeline/rows.js';
 import { decodeSpillRecords, encodeSpillRecords } from '../../pipeline/spill-format.js';
 import {
@@ -81,56 +83,66 @@ function randomEvent(rand: () => number, i: number): ProbeEvent {
 }
 
 describe('fast ProbeEvent encoder', () => {
-  it('produces exactly the generated encoder’s bytes', () => {
+  it('produces exactly the generated encoder’s bytes, appended to what is there', () => {
     const rand = lcg(42);
+    const sink = { buf: Buffer.from([7]), end: 1 };
+    const expected: Uint8Array[] = [new Uint8Array([7])];
     for (let i = 0; i < 500; i++) {
       const e = randomEvent(rand, i);
-      expect(Buffer.from(encodeProbeEvent(e)).equals(Buffer.from(ProbeEvent.encode(e).finish()))).toBe(true);
+      writeProbeEvent(e, sink);
+      expected.push(ProbeEvent.encode(e).finish());
     }
-  });
-
-  it('returns an independent copy each time', () => {
-    const a = encodeProbeEvent(ProbeEvent.fromPartial({ sweep_id: 'a', loss: 1 }));
-    encodeProbeEvent(ProbeEvent.fromPartial({ sweep_id: 'b', loss: 2 }));
-    expect(ProbeEvent.decode(a)).toMatchObject({ sweep_id: 'a', loss: 1 });
+    expect(sink.buf.subarray(0, sink.end).equals(Buffer.concat(expected))).toBe(true);
   });
 });
 
-function single(subject: string, msgId: string, data: Uint8Array): OutboundMessage {
-  return { subject, msgId, data, count: 1 };
-}
-
 describe('packing', () => {
-  it('groups probe events by trial subject, in order, and leaves trial events alone', () => {
-    const ev = (trial: string, epoch: number) =>
-      single(
-        `p.probes.s.${trial}`,
-        `s:${trial}:1:${epoch}`,
-        encodeProbeEvent(ProbeEvent.fromPartial({ sweep_id: 's', trial_id: trial, epoch })),
-      );
-    const trial = single('p.trials.s.a', 's:a:1:running', new Uint8Array([1]));
-    const batch = [ev('a', 0), ev('b', 0), trial, ev('a', 1), ev('a', 2), ev('b', 1)];
-    const packed = packMessages(batch, 2, (m) => m.subject.startsWith('p.probes.'));
-    expect(packed.map((p) => [p.message.subject, p.message.msgId, p.message.count])).toEqual([
-      ['p.trials.s.a', 's:a:1:running', 1],
-      ['p.probes.s.a', 's:a:1:0..s:a:1:1', 2],
+  const ev = (trial: string, epoch: number, extra: Partial<ProbeEvent> = {}) =>
+    ProbeEvent.fromPartial({ sweep_id: 's', trial_id: trial, epoch, attempt: 1, ...extra });
+
+  it('packs probe events per trial as they come, in order, up to the limit', () => {
+    const packer = new ProbePacker('p', 2);
+    expect(packer.add(ev('a', 0))).toBeUndefined();
+    expect(packer.add(ev('b', 0))).toBeUndefined();
+    const full = packer.add(ev('a', 1));
+    expect(full && [full.subject, full.msgId, full.count]).toEqual(['p.probes.s.a', 's:a:1:0..s:a:1:1', 2]);
+    expect(ProbeEventBatch.decode(full?.data ?? new Uint8Array()).events).toEqual([ev('a', 0), ev('a', 1)]);
+    expect(packer.add(ev('a', 2))).toBeUndefined();
+    expect(packer.size).toBe(2);
+    const rest = packer.sealAll();
+    expect(packer.size).toBe(0);
+    // A message of one event is a bare ProbeEvent.
+    expect(rest.map((m) => [m.subject, m.msgId, m.count])).toEqual([
+      ['p.probes.s.b', 's:b:1:0', 1],
       ['p.probes.s.a', 's:a:1:2', 1],
-      ['p.probes.s.b', 's:b:1:0..s:b:1:1', 2],
     ]);
-    const first = packed[1]?.message;
-    expect(ProbeEventBatch.decode(first?.data ?? new Uint8Array()).events.map((e) => e.epoch)).toEqual([
-      0, 1,
-    ]);
-    expect(packMessages(batch, 1, () => true).map((p) => p.message)).toEqual(batch);
+    expect(ProbeEvent.decode(rest[1]?.data ?? new Uint8Array())).toEqual(ev('a', 2));
+    expect(packer.sealAll()).toEqual([]);
   });
 
-  it('concatenates encoded events into a ProbeEventBatch, long ones included', () => {
+  it('seals one trial on demand, and rejects an invalid id without keeping anything', () => {
+    const packer = new ProbePacker('p', 8);
+    packer.add(ev('a', 0));
+    packer.add(ev('b', 0));
+    expect(packer.sealTrial('s', 'a')?.msgId).toBe('s:a:1:0');
+    expect(packer.sealTrial('s', 'a')).toBeUndefined();
+    expect(() => packer.add(ev('', 1))).toThrow(/empty id/);
+    expect(packer.size).toBe(1);
+  });
+
+  it('makes the generated encoder’s ProbeEventBatch bytes, short and long events included', () => {
+    const rand = lcg(5);
     const events = [
-      ProbeEvent.fromPartial({ sweep_id: 'x'.repeat(300), loss: 1 }),
-      ProbeEvent.fromPartial({ trial_id: 't' }),
+      ev('t', 0, { engine: 'x'.repeat(300), loss: 1 }),
+      ev('t', 1, { worker_id: 'y'.repeat(20_000) }),
+      ...Array.from({ length: 40 }, (_, i) => ({ ...randomEvent(rand, i), sweep_id: 's', trial_id: 't' })),
     ];
-    const bytes = concatAsBatch(events.map((e) => ProbeEvent.encode(e).finish()));
-    expect(Buffer.from(bytes).equals(Buffer.from(ProbeEventBatch.encode({ events }).finish()))).toBe(true);
+    const packer = new ProbePacker('p', 64);
+    for (const e of events) packer.add(e);
+    const [m] = packer.sealAll();
+    expect(Buffer.from(m?.data ?? []).equals(Buffer.from(ProbeEventBatch.encode({ events }).finish()))).toBe(
+      true,
+    );
   });
 });
 
@@ -161,7 +173,10 @@ describe('RowBinary', () => {
       loss: 0.5,
       rel_drift: Number.POSITIVE_INFINITY,
     });
-    const row = encodeProbeRows([e]);
+    const rows = new ProbeRows();
+    const subject = eventSubject('p', 'probes', 's', 'tt');
+    decodeEventMessageInto('p', subject, ProbeEvent.encode(e).finish(), false, rows, new AttemptFence());
+    const row = rows.writer.bytes();
     const expected = Buffer.concat([
       Buffer.from([1, 0x73, 2, 0x74, 0x74]),
       Buffer.from([2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0]),
