@@ -15,6 +15,7 @@ import type { ProbeEvent } from '../proto/index.js';
 import {
   createIngester,
   createNatsEventPublisher,
+  INGEST_DEFAULTS,
   type EventPublisher,
   type InsertFormat,
 } from '../pipeline/index.js';
@@ -29,8 +30,8 @@ const TRIALS = env('TRIALS', 100);
 // Few, big inserts: each insert is a new part of ~100 files for ClickHouse to create and merge,
 // which costs it more per row at 20 000 rows a part than at 100 000. 250 ms keeps p99 well
 // inside its 2 s budget at the paced rate.
-const BATCH = env('BATCH', 100_000);
-const BATCH_DELAY_MS = env('BATCH_DELAY_MS', 250);
+const BATCH = env('BATCH', INGEST_DEFAULTS.batchSize);
+const BATCH_DELAY_MS = env('BATCH_DELAY_MS', INGEST_DEFAULTS.batchDelayMs);
 const PUBLISHERS = env('PUBLISHERS', 1);
 const INGESTERS = env('INGESTERS', 1);
 const PER_MESSAGE = env('EVENTS_PER_MESSAGE', 50);

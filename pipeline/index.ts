@@ -6,7 +6,13 @@ export {
   type NatsEventPublisherOptions,
 } from './publisher.js';
 export { ensureStreams, ensureIngestConsumer, type StreamLimits } from './streams.js';
-export { createIngester, type Ingester, type IngesterOptions, type IngesterStats } from './ingester.js';
+export {
+  createIngester,
+  INGEST_DEFAULTS,
+  type Ingester,
+  type IngesterOptions,
+  type IngesterStats,
+} from './ingester.js';
 export { migrateClickHouse, createClickHouseClient, clickHouseErrorCode } from './clickhouse-migrations.js';
 export {
   latestProbeRowsQuery,

@@ -296,14 +296,21 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/**
+ * Insert batch defaults. ClickHouse pays per insert (each is a new part of ~100 files), so big
+ * batches at a bounded wait: 100 000 events or 250 ms, whichever comes first
+ * (`npm run bench:ingest` runs with these).
+ */
+export const INGEST_DEFAULTS = { batchSize: 100_000, batchDelayMs: 250 } as const;
+
 export async function createIngester(o: IngesterOptions): Promise<Ingester> {
   const settings: Settings = {
     natsUrl: o.natsUrl,
     clickhouseUrl: o.clickhouseUrl,
     database: o.database,
     prefix: validatePrefix(o.prefix ?? DEFAULT_PREFIX),
-    batchSize: o.batchSize ?? 10_000,
-    batchDelayMs: o.batchDelayMs ?? 200,
+    batchSize: o.batchSize ?? INGEST_DEFAULTS.batchSize,
+    batchDelayMs: o.batchDelayMs ?? INGEST_DEFAULTS.batchDelayMs,
     maxInFlight: o.maxInFlight ?? 2,
     graceMs: o.graceMs ?? 15_000,
     insertFormat: o.insertFormat ?? 'RowBinary',

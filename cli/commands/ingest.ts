@@ -1,6 +1,6 @@
 // `phasesweep ingest`: runs the NATS → ClickHouse ingester until interrupted.
 import { createRegistry } from '../../observability/index.js';
-import { createIngester, createIngestMetrics } from '../../pipeline/index.js';
+import { createIngester, createIngestMetrics, INGEST_DEFAULTS } from '../../pipeline/index.js';
 import { EXIT, intFlag, parseFlags, usageError, type Command } from '../command.js';
 import { DEFAULT_HTTP, HTTP_FLAG, startHttp } from '../http-flag.js';
 
@@ -15,8 +15,8 @@ undecodable ones go to <prefix>.deadletter.>. SIGINT/SIGTERM drain in-flight bat
   --clickhouse    ClickHouse HTTP URL (http://host:8123)
   --database      ClickHouse database (created if missing)
   --prefix        subject prefix (default phasesweep)
-  --batch-size    events per insert (default 10000)
-  --batch-delay   longest wait for a batch to fill, ms (default 200)
+  --batch-size    events per insert (default 100000)
+  --batch-delay   longest wait for a batch to fill, ms (default 250)
   --format        RowBinary | JSONEachRow (default RowBinary)
   --http          /metrics, /healthz, /readyz on HOST:PORT (default ${DEFAULT_HTTP.ingest}, or a free
                   port when taken; off: none)`,
@@ -49,8 +49,8 @@ undecodable ones go to <prefix>.deadletter.>. SIGINT/SIGTERM drain in-flight bat
       clickhouseUrl: values.clickhouse,
       database: values.database,
       prefix: values.prefix,
-      batchSize: intFlag('batch-size', values['batch-size'], 10_000, 1),
-      batchDelayMs: intFlag('batch-delay', values['batch-delay'], 200, 1),
+      batchSize: intFlag('batch-size', values['batch-size'], INGEST_DEFAULTS.batchSize, 1),
+      batchDelayMs: intFlag('batch-delay', values['batch-delay'], INGEST_DEFAULTS.batchDelayMs, 1),
       insertFormat: values.format,
       signal: io.signal,
       log,
