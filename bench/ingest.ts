@@ -25,7 +25,7 @@ const env = (name: string, fallback: number) => {
   return v === undefined || v === '' ? fallback : Number(v);
 };
 
-const EVENTS = env('EVENTS', 500_000);
+const EVENTS = env('EVENTS', 2_000_000);
 const TRIALS = env('TRIALS', 100);
 // Few, big inserts: each insert is a new part of ~100 files for ClickHouse to create and merge,
 // which costs it more per row at 20 000 rows a part than at 100 000. 250 ms keeps p99 well
