@@ -77,6 +77,19 @@ const cases: [string, TrialConfigInput['task'], TrialConfigInput['model'], boole
     { d_model: 8, heads: 2, layers: 2, ffn: 16 },
     true,
   ],
+  // Head widths that are multiples of 16 take the SIMD batched products on wasm.
+  [
+    'one head of 32, score tables, SIMD products',
+    { kind: 'clustered-tokens', vocab: 20, seq_len: 6, train_size: 16 },
+    { d_model: 32, heads: 1, ffn: 16 },
+    false,
+  ],
+  [
+    'two heads of 16, input noise, SIMD products',
+    { kind: 'clustered-tokens', vocab: 20, seq_len: 5, train_size: 16 },
+    { d_model: 32, heads: 2, layers: 2, ffn: 16 },
+    true,
+  ],
 ];
 
 describe('fast model against tfjs autodiff of the plain model', () => {

@@ -3,6 +3,7 @@
 // JS row copy, matMul with transposeA takes a naive path (~15× slower than an explicit
 // transpose), and a column Sum for bias gradients costs 30× a ones·dy matMul.
 import * as tf from '@tensorflow/tfjs';
+import { batchedProduct } from './batched-products.js';
 import { gatherRowsOnHost } from './host-kernels.js';
 
 /** Backends whose tensors live in JS-reachable memory, where a JS row copy beats their gather. */
@@ -116,9 +117,9 @@ export const affineRelu = tf.customGrad((x, w, b, save) => {
 /**
  * Σ_j a[n, i, j]·b[n, j, q] from aT = a laid out as [i, j, n], as a depthwise convolution:
  * channel n is sequence n, the kernel window runs over j and the channel multiplier over q.
- * wasm runs batched matMuls in a generic scalar loop (its XNNPACK path is batch-1 only) but
- * depthwise convolutions in XNNPACK: 2× faster for attention's [16×16]·[16×64] products,
- * relayouts included, with the same summation order (bit-identical results).
+ * The wasm fallback where the SIMD kernels do not apply (`batchedProduct`): XNNPACK runs
+ * depthwise convolutions 2× faster than tfjs's scalar batched-matMul loop, relayouts included,
+ * with the same summation order (bit-identical results).
  */
 function depthwiseProduct(aT: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   const [p, k, n] = aT.shape;
@@ -131,21 +132,18 @@ function depthwiseProduct(aT: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
 /** a [n, p, k] · b [n, k, m]. */
 function productNN(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b);
-  return depthwiseProduct(tf.transpose(a, [1, 2, 0]), b);
+  return batchedProduct(a, b, 'nn') ?? depthwiseProduct(tf.transpose(a, [1, 2, 0]), b);
 }
 
 /** aᵀ·b per batch entry, for a [n, k, p] and b [n, k, m]. */
 function productTN(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, true, false);
-  return depthwiseProduct(tf.transpose(a, [2, 1, 0]), b);
+  return batchedProduct(a, b, 'tn') ?? depthwiseProduct(tf.transpose(a, [2, 1, 0]), b);
 }
 
-/**
- * a·bᵀ per batch entry. Left to the generic loop, where the transpose flag is free: as a
- * convolution its window would run over the 64-wide feature axis, with no gain measured.
- */
+/** a·bᵀ per batch entry (on wasm without the kernels, tfjs's loop, where the flag is free). */
 function productNT(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  return tf.matMul(a, b, false, true);
+  return batchedProduct(a, b, 'nt') ?? tf.matMul(a, b, false, true);
 }
 
 /** Batched a [n, p, k] · b [n, k, m] (attention·values). */
