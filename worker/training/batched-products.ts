@@ -126,43 +126,46 @@ interface WasmApi {
 const WasmJs = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const KERNEL = 'PhasesweepBatchedProduct';
-/** Compiled against the wasm backend's memory on first use; null where that cannot be done. */
-let kernels: Kernels | null | undefined;
+const MODULE = writeModule({ product: stridedProduct(), transposed: transposedProduct() });
 
-function load(backend: WasmBackend): Kernels | null {
-  if (kernels !== undefined) return kernels;
+/** The kernels, instantiated against the heap of the wasm backend they last ran on. */
+let loaded: { memory: object; kernels: Kernels } | null = null;
+
+function kernelsFor(backend: WasmBackend): Kernels | null {
   const memory = backend.wasm.asm?.memory;
-  kernels = null;
-  if (!(memory instanceof WasmJs.Memory)) return kernels;
-  const module = new WasmJs.Module(
-    writeModule({ product: stridedProduct(), transposed: transposedProduct() }),
-  );
-  kernels = new WasmJs.Instance(module, { env: { memory } }).exports as unknown as Kernels;
-  tf.registerKernel({
-    kernelName: KERNEL,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs, backend: be }) => {
-      const wasm = be as unknown as WasmBackend;
-      const a = inputs['a'] as tf.TensorInfo;
-      const b = inputs['b'] as tf.TensorInfo;
-      const mode = attrs!['mode'] as ProductMode;
-      const [n, a1, a2] = a.shape as [number, number, number];
-      const [, b1, b2] = b.shape as [number, number, number];
-      const [p, k, m] = mode === 'nn' ? [a1, a2, b2] : mode === 'tn' ? [a2, a1, b2] : [a1, a2, b1];
-      const out = wasm.makeOutput([n, p, m], 'float32');
-      // Offsets after makeOutput, which may have grown the heap.
-      const [ao, bo, oo] = [a, b, out].map((t) => wasm.typedArrayFromHeap(t).byteOffset) as [
-        number,
-        number,
-        number,
-      ];
-      if (mode === 'nt') kernels!.transposed(ao, bo, oo, n, p, k, m);
-      else if (mode === 'nn') kernels!.product(ao, bo, oo, n, p, k, m, 4 * k, 4, 4 * p * k);
-      else kernels!.product(ao, bo, oo, n, p, k, m, 4, 4 * p, 4 * p * k);
-      return out;
-    },
-  });
-  return kernels;
+  if (!(memory instanceof WasmJs.Memory)) return null;
+  if (loaded?.memory !== memory) {
+    try {
+      const instance = new WasmJs.Instance(new WasmJs.Module(MODULE), { env: { memory } });
+      loaded = { memory, kernels: instance.exports as unknown as Kernels };
+    } catch {
+      // A runtime without WebAssembly SIMD: tfjs's own ops serve.
+      return null;
+    }
+  }
+  return loaded.kernels;
+}
+
+function runProduct({ inputs, attrs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const wasm = backend as unknown as WasmBackend;
+  const a = inputs['a'] as tf.TensorInfo;
+  const b = inputs['b'] as tf.TensorInfo;
+  const mode = attrs!['mode'] as ProductMode;
+  const [n, a1, a2] = a.shape as [number, number, number];
+  const [, b1, b2] = b.shape as [number, number, number];
+  const [p, k, m] = mode === 'nn' ? [a1, a2, b2] : mode === 'tn' ? [a2, a1, b2] : [a1, a2, b1];
+  const out = wasm.makeOutput([n, p, m], 'float32');
+  // Offsets after makeOutput, which may have grown the heap.
+  const [ao, bo, oo] = [a, b, out].map((t) => wasm.typedArrayFromHeap(t).byteOffset) as [
+    number,
+    number,
+    number,
+  ];
+  const kernels = kernelsFor(wasm)!;
+  if (mode === 'nt') kernels.transposed(ao, bo, oo, n, p, k, m);
+  else if (mode === 'nn') kernels.product(ao, bo, oo, n, p, k, m, 4 * k, 4, 4 * p * k);
+  else kernels.product(ao, bo, oo, n, p, k, m, 4, 4 * p, 4 * p * k);
+  return out;
 }
 
 /**
@@ -174,7 +177,9 @@ function load(backend: WasmBackend): Kernels | null {
 export function batchedProduct(a: tf.Tensor3D, b: tf.Tensor3D, mode: ProductMode): tf.Tensor3D | null {
   if (tf.getBackend() !== 'wasm') return null;
   const vectorised = mode === 'nt' ? a.shape[2] : b.shape[2];
-  if (vectorised % 16 !== 0 || load(tf.backend() as unknown as WasmBackend) === null) return null;
+  if (vectorised % 16 !== 0 || kernelsFor(tf.backend() as unknown as WasmBackend) === null) return null;
+  if (!tf.getKernel(KERNEL, 'wasm'))
+    tf.registerKernel({ kernelName: KERNEL, backendName: 'wasm', kernelFunc: runProduct });
   const attrs: Record<string, unknown> = { mode };
   return tf.engine().runKernel<tf.Tensor3D>(KERNEL, { a, b }, attrs as tf.NamedAttrMap);
 }
