@@ -1,5 +1,6 @@
 // Row-major Float64 matrices for the probe math: V×d embeddings, their Grams and norms.
 // Plain loops, no allocation in inner loops: these run every epoch on up to 4096×256.
+import { allDots } from './simd-dots.js';
 
 export interface Dense {
   rows: number;
@@ -58,50 +59,15 @@ function columnsOf(a: Dense): Float64Array {
 }
 
 /**
- * Aᵀ·B (cols×cols) for two matrices with the same shape, as dot products of contiguous
- * columns in 2×2 blocks: each load feeds two products and nothing is stored in the inner
- * loop (4× faster than row-wise accumulation at 1024×128). AᵀA is computed once per pair and
- * mirrored, so it is exactly symmetric.
+ * Aᵀ·B (cols×cols) for two matrices with the same shape: dot products of their contiguous
+ * columns. AᵀA is computed once per pair and mirrored, so it is exactly symmetric.
  */
 export function crossGram(a: Dense, b: Dense): Float64Array {
-  const { rows: n, cols } = a;
-  const same = a === b;
   const at = columnsOf(a);
-  const bt = same ? at : columnsOf(b);
-  const out = new Float64Array(cols * cols);
-  const put = (j: number, k: number, v: number) => {
-    out[j * cols + k] = v;
-    if (same) out[k * cols + j] = v;
-  };
-  for (let j = 0; j < cols; j += 2) {
-    const j1 = Math.min(j + 1, cols - 1);
-    for (let k = same ? j : 0; k < cols; k += 2) {
-      const k1 = Math.min(k + 1, cols - 1);
-      const x0 = j * n;
-      const x1 = j1 * n;
-      const y0 = k * n;
-      const y1 = k1 * n;
-      let s00 = 0;
-      let s01 = 0;
-      let s10 = 0;
-      let s11 = 0;
-      for (let r = 0; r < n; r++) {
-        const a0 = at[x0 + r]!;
-        const a1 = at[x1 + r]!;
-        const b0 = bt[y0 + r]!;
-        const b1 = bt[y1 + r]!;
-        s00 += a0 * b0;
-        s01 += a0 * b1;
-        s10 += a1 * b0;
-        s11 += a1 * b1;
-      }
-      // Odd sizes repeat the last row or column; writing it twice is harmless.
-      put(j, k, s00);
-      put(j, k1, s01);
-      put(j1, k, s10);
-      put(j1, k1, s11);
-    }
-  }
+  if (a !== b) return allDots(at, a.cols, columnsOf(b), b.cols, a.rows);
+  const { cols } = a;
+  const out = allDots(at, cols, at, cols, a.rows, 0);
+  for (let j = 1; j < cols; j++) for (let k = 0; k < j; k++) out[j * cols + k] = out[k * cols + j]!;
   return out;
 }
 

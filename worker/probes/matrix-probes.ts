@@ -1,6 +1,7 @@
 // The embedding-matrix probes of SCIENCE.md, from W_{t−1}, W_t and G_t, all in Float64.
 // Pure: the same function serves training epochs and `phasesweep probe` against fixtures.
 import type { ProbeValues } from '../../spec/index.js';
+import { allDots } from './simd-dots.js';
 import {
   centreColumns,
   crossGram,
@@ -106,39 +107,17 @@ export function clusterPurity(
       arg[j] = i;
     }
   };
-  // Each pair once (the cosine matrix is symmetric), visiting every row's candidates in
-  // increasing index so that ties go to the lowest; four rows per pass share each load of
-  // row i.
-  for (let i = 0; i < rows; i++) {
-    if (!nonZero[i]) continue;
-    const oi = i * cols;
-    let j = i + 1;
-    for (; j + 3 < rows; j += 4) {
-      const o0 = j * cols;
-      const o1 = o0 + cols;
-      const o2 = o1 + cols;
-      const o3 = o2 + cols;
-      let c0 = 0;
-      let c1 = 0;
-      let c2 = 0;
-      let c3 = 0;
-      for (let k = 0; k < cols; k++) {
-        const u = units[oi + k]!;
-        c0 += u * units[o0 + k]!;
-        c1 += u * units[o1 + k]!;
-        c2 += u * units[o2 + k]!;
-        c3 += u * units[o3 + k]!;
-      }
-      if (nonZero[j]) offer(i, j, c0);
-      if (nonZero[j + 1]) offer(i, j + 1, c1);
-      if (nonZero[j + 2]) offer(i, j + 2, c2);
-      if (nonZero[j + 3]) offer(i, j + 3, c3);
-    }
-    for (; j < rows; j++) {
-      if (!nonZero[j]) continue;
-      let c = 0;
-      for (let k = 0; k < cols; k++) c += units[oi + k]! * units[j * cols + k]!;
-      offer(i, j, c);
+  // Each pair once (the cosine matrix is symmetric), a block of rows i against the rows j > i
+  // at a time (≤ 4M cosines in memory), visiting every row's candidates in increasing index so
+  // that ties go to the lowest.
+  const block = Math.max(1, Math.floor(2 ** 22 / rows));
+  for (let i0 = 0; i0 < rows; i0 += block) {
+    const i1 = Math.min(rows, i0 + block);
+    const cos = allDots(units.subarray(i0 * cols, i1 * cols), i1 - i0, units, rows, cols, i0);
+    for (let i = i0; i < i1; i++) {
+      if (!nonZero[i]) continue;
+      const row = (i - i0) * rows;
+      for (let j = i + 1; j < rows; j++) if (nonZero[j]) offer(i, j, cos[row + j]!);
     }
   }
   let counted = 0;

@@ -3,7 +3,7 @@
 // scalar loop (XNNPACK's path is batch-1 only): ~1 GFLOP/s against ~14 for its dense matMul.
 // These kernels vectorise over the 16-float runs of the feature axis instead.
 import * as tf from '@tensorflow/tfjs';
-import { Body, writeModule } from './wasm-writer.js';
+import { Body, writeModule } from '../wasm-writer.js';
 
 export type ProductMode = 'nn' | 'tn' | 'nt';
 

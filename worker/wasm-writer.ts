@@ -1,5 +1,5 @@
 // A writer for small WebAssembly modules: i32 parameters, i32/v128 locals, structured loops and
-// the handful of scalar and SIMD instructions the batched-product kernels need. Pure: it
+// the handful of scalar and SIMD instructions the training and probe kernels need. Pure: it
 // returns bytes; compiling them is the caller's business.
 
 /** Unsigned LEB128. */
@@ -103,9 +103,16 @@ export class Body {
     return this.add().set(name);
   }
 
-  /** for (counter = 0; counter < limit; counter += step) body */
-  forRange(counter: string, limit: string, step: number, body: (b: this) => void): this {
-    this.i32(0).set(counter);
+  /** for (counter = start; counter < limit; counter += step) body; start 0 unless pushed. */
+  forRange(
+    counter: string,
+    limit: string,
+    step: number,
+    body: (b: this) => void,
+    start: (b: this) => void = (b) => b.i32(0),
+  ): this {
+    start(this);
+    this.set(counter);
     this.code.push(0x02, 0x40, 0x03, 0x40); // block, loop
     this.get(counter).get(limit).code.push(0x4f, 0x0d, 1); // i32.ge_u, br_if 1 (leave the block)
     body(this);
@@ -161,6 +168,31 @@ export class Body {
 
   f32x4Mul(): this {
     this.code.push(SIMD, ...uleb(0xe6));
+    return this;
+  }
+
+  f64Store(offset = 0): this {
+    this.code.push(0x39, ...memarg(3, offset));
+    return this;
+  }
+
+  f64Add(): this {
+    this.code.push(0xa0);
+    return this;
+  }
+
+  f64x2Lane(lane: number): this {
+    this.code.push(SIMD, ...uleb(0x21), lane);
+    return this;
+  }
+
+  f64x2Add(): this {
+    this.code.push(SIMD, ...uleb(0xf0));
+    return this;
+  }
+
+  f64x2Mul(): this {
+    this.code.push(SIMD, ...uleb(0xf2));
     return this;
   }
 
