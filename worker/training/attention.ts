@@ -6,8 +6,10 @@ import { bmm, bmmNT, embedding, linear } from './tf-ops.js';
 
 /**
  * Whether the score-table form is worth it for a batch of `size` sequences. It costs V²·d
- * FLOPs in dense matMuls against size·L²·d in batched ones, but batched products run an order
- * of magnitude slower on the CPU backends (no XNNPACK path), so up to 4× the FLOPs still wins.
+ * FLOPs in dense matMuls against size·L²·d in batched ones, and batched products run several
+ * times slower than dense ones on the CPU backends (tfjs's scalar loop; on wasm the SIMD
+ * kernels of batched-products.ts, still ~8% slower an epoch for the small model without the
+ * tables), so up to 4× the FLOPs still wins.
  */
 export function scoreTableFits(dims: ModelDims, size: number): boolean {
   return dims.vocab * dims.vocab <= 4 * size * dims.seqLen * dims.seqLen;
