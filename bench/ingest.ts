@@ -27,9 +27,7 @@ const env = (name: string, fallback: number) => {
 
 const EVENTS = env('EVENTS', 2_000_000);
 const TRIALS = env('TRIALS', 100);
-// Few, big inserts: each insert is a new part of ~100 files for ClickHouse to create and merge,
-// which costs it more per row at 20 000 rows a part than at 100 000. 250 ms keeps p99 well
-// inside its 2 s budget at the paced rate.
+// The ingester's own defaults (why those: INGEST_DEFAULTS).
 const BATCH = env('BATCH', INGEST_DEFAULTS.batchSize);
 const BATCH_DELAY_MS = env('BATCH_DELAY_MS', INGEST_DEFAULTS.batchDelayMs);
 const PUBLISHERS = env('PUBLISHERS', 1);

@@ -46,9 +46,9 @@ describe('held-out probes', () => {
     if (nTrain > 2048) expect(train.length).toBeGreaterThan(1);
 
     const { valLoss, valAcc } = validation(params, set, dims);
-    const plain = forwardStats(params, uploadChunks(data.valX, data.valY, dims), dims).stats.dataSync();
-    expect(valLoss).toBeCloseTo(plain[0]! / data.nVal, 6);
-    expect(valAcc).toBe(plain[1]! / data.nVal);
+    const plain = forwardStats(params, uploadChunks(data.valX, data.valY, dims), dims);
+    expect(valLoss).toBeCloseTo(plain.lossSum / data.nVal, 6);
+    expect(valAcc).toBe(plain.correct / data.nVal);
 
     const map = paramMap(params);
     const batch = uploadBatch(probeX, probeY, dims);

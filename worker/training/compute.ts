@@ -152,16 +152,16 @@ export function gradients(
 }
 
 /**
- * [Σ loss, # correct] of a clean forward over `chunks`, with the same ops and summation order
- * as `gradients`, so both give bit-identical values for the same weights, and the pooled rows
- * of the first `keepRows` sequences (kept; the caller disposes them).
+ * Σ loss and # correct of a clean forward over `chunks`, read back, with the same ops and
+ * summation order as `gradients`, so both give bit-identical values for the same weights, and
+ * the pooled rows of the first `keepRows` sequences (kept; the caller disposes them).
  */
 export function forwardStats(
   p: ParamSet,
   chunks: TokenBatch[],
   dims: ModelDims,
   keepRows = 0,
-): { stats: tf.Tensor1D; rows: tf.Tensor2D | null } {
+): { lossSum: number; correct: number; rows: tf.Tensor2D | null } {
   const rows = new RowTaker(keepRows);
   const stats = tf.tidy(() => {
     const map = paramMap(p);
@@ -175,9 +175,11 @@ export function forwardStats(
       lossSum = accumulate(lossSum, crossEntropySum(z, c.onehot));
     }
     if (lossSum === null || correct === null) throw new RangeError('no data to evaluate');
-    return tf.stack([lossSum, correct]) as tf.Tensor1D;
+    return tf.stack([lossSum, correct]);
   });
-  return { stats, rows: rows.result() };
+  const v = stats.dataSync();
+  stats.dispose();
+  return { lossSum: v[0]!, correct: v[1]!, rows: rows.result() };
 }
 
 /** The validation split and the noise-sensitivity probe set with its ε draws: fixed per trial. */
@@ -213,10 +215,8 @@ export function validation(
   set: HeldOutSet,
   dims: ModelDims,
 ): { valLoss: number; valAcc: number } {
-  const { stats } = forwardStats(p, set.val, dims);
-  const v = stats.dataSync();
-  stats.dispose();
-  return { valLoss: v[0]! / set.nVal, valAcc: v[1]! / set.nVal };
+  const { lossSum, correct } = forwardStats(p, set.val, dims);
+  return { valLoss: lossSum / set.nVal, valAcc: correct / set.nVal };
 }
 
 /** h(x + ε) over the probe set with its fixed ε (kept; see `noiseSensitivity`). */

@@ -170,10 +170,8 @@ export async function runTrial(opts: RunTrialOptions): Promise<TrialRunResult> {
   /** The clean pass from a forward of its own. */
   const cleanPass = (): CleanPass =>
     timed('train_acc', () => {
-      const { stats, rows } = forwardStats(params, train, dims, nProbe);
-      const v = stats.dataSync();
-      stats.dispose();
-      return { trainAcc: v[1]! / data.nTrain, probeRows: rows };
+      const { correct, rows } = forwardStats(params, train, dims, nProbe);
+      return { trainAcc: correct / data.nTrain, probeRows: rows };
     });
   // The event of the last probe epoch, waiting for its clean pass (train_acc and the probe set's
   // h(x) for noise_sensitivity), and its checkpoint if one is due: events always leave before
