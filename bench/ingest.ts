@@ -152,6 +152,7 @@ function event(sweep: string, i: number): ProbeEvent {
     engine: 'tfjs',
     backend: 'wasm',
     worker_id: 'w1',
+    scalars: {},
     loss: v(0),
     train_acc: v(1),
     val_loss: v(2),

@@ -69,7 +69,15 @@ function simulatedWorker(o: SimOptions & { prefetch?: number }): { stream: Strea
         return;
       }
       stream.write({
-        result: { trial_id: lease.trial!.trial_id, token: lease.token, outcome, epochs: 1, reason: '' },
+        result: {
+          trial_id: lease.trial!.trial_id,
+          token: lease.token,
+          outcome,
+          epochs: 1,
+          reason: '',
+          log_tail: '',
+          permanent: false,
+        },
       });
       const next = queued.shift();
       if (next) start(next);
@@ -87,7 +95,15 @@ function simulatedWorker(o: SimOptions & { prefetch?: number }): { stream: Strea
   });
   stream.on('error', () => undefined);
   stream.write({
-    hello: { worker_id: o.id, slots: 1, engines: ['sim'], version: '1', event_sink: 'coordinator' },
+    hello: {
+      worker_id: o.id,
+      slots: 1,
+      engines: ['sim'],
+      version: '1',
+      event_sink: 'coordinator',
+      devices: [],
+      trials_per_gpu: 1,
+    },
   });
   return {
     stream,
@@ -101,6 +117,7 @@ function simulatedWorker(o: SimOptions & { prefetch?: number }): { stream: Strea
               token: l.token,
               epoch: 0,
               checkpoint_ref: '',
+              checkpoint_epochs: 0,
             })),
           },
         });

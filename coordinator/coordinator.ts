@@ -14,7 +14,7 @@ import { memoryStateStore, type StateStore } from './state-store.js';
 import { StateWriter } from './state-writer.js';
 import type { TrialRecord } from './sweep-registry.js';
 import { createSweepService } from './sweep-service.js';
-import { createWorkerGateway } from './worker-gateway.js';
+import { createWorkerGateway, type WorkerGateway } from './worker-gateway.js';
 
 export interface TlsOptions {
   cert: Buffer;
@@ -50,6 +50,7 @@ export class Coordinator {
   private readonly sinks: CoordinatorSinks;
   private readonly store: StateStore;
   private readonly writer: StateWriter;
+  private readonly gateway: WorkerGateway;
   private expiry: NodeJS.Timeout | undefined;
   private stopped!: () => void;
   private readonly done = new Promise<void>((resolve) => (this.stopped = resolve));
@@ -85,18 +86,16 @@ export class Coordinator {
     this.writer = writer = new StateWriter(this.scheduler.registry, this.store, this.log);
     const authorized = createAuthCheck(options.authToken);
     const onChange = () => this.writer.kick();
-    this.server.addService(
-      WorkerGatewayService,
-      createWorkerGateway({
-        scheduler: this.scheduler,
-        heartbeatMs: this.heartbeatMs,
-        coordinatorId: randomUUID(),
-        onProbeEvents: (events) => this.sinks.probes(events),
-        log: this.log,
-        authorized,
-        onChange,
-      }),
-    );
+    this.gateway = createWorkerGateway({
+      scheduler: this.scheduler,
+      heartbeatMs: this.heartbeatMs,
+      coordinatorId: randomUUID(),
+      onProbeEvents: (events) => this.sinks.probes(events),
+      log: this.log,
+      authorized,
+      onChange,
+    });
+    this.server.addService(WorkerGatewayService, this.gateway.service);
     this.server.addService(
       SweepServiceService,
       createSweepService({ scheduler: this.scheduler, authorized, onChange }),
@@ -166,6 +165,9 @@ export class Coordinator {
         resolve();
       });
     });
+    // Events received before the streams closed are stored, and the checkpoints and results
+    // that waited on them applied, before the state is written for the last time.
+    await this.gateway.drain();
     await this.writer.flush();
     await this.store.close();
     await this.pendingTrialWrites;

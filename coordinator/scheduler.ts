@@ -5,6 +5,7 @@ import type {
   CoordinatorMessage,
   Heartbeat,
   HeartbeatReply,
+  LeaseProgress,
   ProbeEvent,
   TrialEvent,
   TrialResult,
@@ -12,6 +13,7 @@ import type {
 import { LeaseAction, TrialOutcome } from '../proto/index.js';
 import type { PlannedTrial, SweepSpec } from '../spec/index.js';
 import type { Clock } from './clock.js';
+import { EventLedger, type EventSchedule } from './event-ledger.js';
 import { LeaseTable, type LeaseRecord, type TokenSource } from './lease-table.js';
 import { SweepRegistry, type SubmitResult, type TrialRecord } from './sweep-registry.js';
 
@@ -19,6 +21,12 @@ export interface WorkerSession {
   readonly workerId: string;
   /** Leases the worker asked for and has not been given yet. */
   wanted: number;
+  /**
+   * The worker streams its probe events through the coordinator (embedded mode): its
+   * checkpoints and results are accepted only once the events they cover are stored. Otherwise
+   * (NATS) the worker itself waits for JetStream's acknowledgements before announcing them.
+   */
+  readonly eventsViaCoordinator?: boolean;
   send(msg: CoordinatorMessage): void;
 }
 
@@ -47,6 +55,8 @@ export class Scheduler {
   /** Consecutive failures per worker id; reset by any success. */
   private readonly workerFailures = new Map<string, number>();
   readonly quarantined = new Set<string>();
+  /** Which streamed events of each live attempt are stored (see eventsViaCoordinator). */
+  private readonly ledger = new EventLedger();
 
   constructor(private readonly options: SchedulerOptions) {
     this.registry = new SweepRegistry({ maxFailures: options.maxFailures ?? 3 });
@@ -112,8 +122,11 @@ export class Scheduler {
         token: lease.token,
         ttl_ms: this.leases.ttlMs,
         checkpoint_ref: trial.checkpointRef,
+        checkpoint_epochs: trial.checkpointRef ? trial.checkpointEpochs : 0,
+        devices: [],
       },
     };
+    this.openLedger(trial, lease.token);
     const deliver = () => session.send(message);
     if (this.options.deliverLease) this.options.deliverLease(deliver);
     else deliver();
@@ -126,12 +139,8 @@ export class Scheduler {
       if (lease === undefined)
         return { trial_id: p.trial_id, token: p.token, action: LeaseAction.LEASE_ACTION_LEASE_LOST };
       const trial = this.registry.trial(lease.sweepId, lease.trialId);
-      if (
-        trial !== undefined &&
-        (p.epoch > trial.epoch || (p.checkpoint_ref && p.checkpoint_ref !== trial.checkpointRef))
-      ) {
-        trial.epoch = Math.max(trial.epoch, p.epoch);
-        if (p.checkpoint_ref) trial.checkpointRef = p.checkpoint_ref;
+      if (trial !== undefined && p.epoch > trial.epoch) {
+        trial.epoch = p.epoch;
         this.registry.touch(trial);
       }
       const cancelled = this.registry.get(lease.sweepId)?.cancelled ?? true;
@@ -144,17 +153,54 @@ export class Scheduler {
     return { directives };
   }
 
+  /**
+   * A checkpoint a heartbeat names. Accepted (true) only for the live lease, when it covers more
+   * than the trial's current one and, for a worker streaming through the coordinator, when
+   * every event it covers is stored: a resumed attempt then never leaves a gap. The gateway
+   * offers it after the stream's earlier events are written.
+   */
+  offerCheckpoint(workerId: string, p: LeaseProgress): boolean {
+    if (!p.checkpoint_ref) return false;
+    const lease = this.leases.get(p.token);
+    if (lease === undefined || lease.workerId !== workerId) return false;
+    const trial = this.registry.trial(lease.sweepId, lease.trialId);
+    if (trial === undefined || p.checkpoint_ref === trial.checkpointRef) return false;
+    if (p.checkpoint_epochs < trial.checkpointEpochs) return false;
+    if (
+      this.sessions.get(workerId)?.eventsViaCoordinator &&
+      !this.ledger.covers(p.token, p.checkpoint_epochs)
+    )
+      return false;
+    trial.checkpointRef = p.checkpoint_ref;
+    trial.checkpointEpochs = p.checkpoint_epochs;
+    this.registry.touch(trial);
+    return true;
+  }
+
   /** A trial's result. Returns false (and changes nothing) when the token is stale. */
   result(workerId: string, r: TrialResult): boolean {
     const lease = this.leases.get(r.token);
     if (lease === undefined || lease.workerId !== workerId || lease.trialId !== r.trial_id) return false;
+    const streamed = this.sessions.get(workerId)?.eventsViaCoordinator === true;
+    const stored = this.ledger.covers(r.token, r.epochs);
     this.leases.release(r.token);
+    this.ledger.close(r.token);
     const trial = this.registry.trial(lease.sweepId, lease.trialId);
     if (trial === undefined) return false;
     const meta = r.metadata;
     const ok =
       r.outcome === TrialOutcome.TRIAL_OUTCOME_COMPLETED || r.outcome === TrialOutcome.TRIAL_OUTCOME_DIVERGED;
-    if (ok) {
+    if (ok && streamed && !stored) {
+      // Some of its events never reached the store (a stream broke with them in flight): the
+      // trial runs again from its last checkpoint whose events are all stored.
+      this.registry.requeue(trial);
+      this.emit(
+        trial,
+        lease,
+        'released',
+        'probe events lost in transit; re-running from the last stored checkpoint',
+      );
+    } else if (ok) {
       const state = r.outcome === TrialOutcome.TRIAL_OUTCOME_COMPLETED ? 'completed' : 'diverged';
       this.registry.finish(trial, state, r.epochs, r.reason);
       if (meta !== undefined) this.registry.setMetadata(trial, meta);
@@ -180,13 +226,63 @@ export class Scheduler {
    * event's trial attempt, so a worker that lost its lease cannot write.
    */
   acceptEvents(workerId: string, events: readonly ProbeEvent[]): ProbeEvent[] {
-    return events.filter((e) => {
+    const accepted = events.filter((e) => {
       const lease = this.leases.forTrial(e.sweep_id, e.trial_id);
       if (lease === undefined || lease.workerId !== workerId || lease.attempt !== e.attempt) return false;
+      if (!this.ledger.arrived(lease.token, e.epoch)) return false;
       const trial = this.registry.trial(e.sweep_id, e.trial_id);
       if (trial !== undefined) this.recordProgress(trial, e);
       return true;
     });
+    if (accepted.length < events.length) this.revokeBroken(events);
+    return accepted;
+  }
+
+  /** Streamed events were written to the store. */
+  eventsStored(events: readonly ProbeEvent[]): void {
+    for (const e of events) {
+      const lease = this.leases.forTrial(e.sweep_id, e.trial_id);
+      if (lease !== undefined && lease.attempt === e.attempt) this.ledger.stored(lease.token, e.epoch);
+    }
+  }
+
+  /** Writing streamed events failed: their attempts cannot complete, and re-run from their last checkpoint. */
+  eventsLost(events: readonly ProbeEvent[]): void {
+    for (const e of events) {
+      const lease = this.leases.forTrial(e.sweep_id, e.trial_id);
+      if (lease !== undefined && lease.attempt === e.attempt) this.ledger.lost(lease.token);
+    }
+    this.revokeBroken(events);
+  }
+
+  /**
+   * Takes back the leases whose streamed events have a gap: the worker hears "lease lost" on its
+   * next heartbeat, and the trial is leased again from its last checkpoint (no failure counted:
+   * the events were lost on the way, not by the trial).
+   */
+  private revokeBroken(events: readonly ProbeEvent[]): void {
+    let revoked = false;
+    for (const e of events) {
+      const lease = this.leases.forTrial(e.sweep_id, e.trial_id);
+      if (lease === undefined || !this.ledger.isBroken(lease.token)) continue;
+      const trial = this.registry.trial(lease.sweepId, lease.trialId);
+      this.leases.release(lease.token);
+      this.ledger.close(lease.token);
+      if (trial === undefined) continue;
+      this.registry.requeue(trial);
+      this.emit(
+        trial,
+        lease,
+        'released',
+        'probe events lost in transit; re-running from the last stored checkpoint',
+      );
+      revoked = true;
+    }
+    if (revoked) this.dispatch();
+  }
+
+  private openLedger(trial: TrialRecord, token: string): void {
+    this.ledger.open(token, trial.checkpointRef ? trial.checkpointEpochs : 0, eventSchedule(trial));
   }
 
   /** Progress seen in a probe event (from the stream, or from NATS in cluster mode). */
@@ -213,7 +309,12 @@ export class Scheduler {
    */
   restoreLeases(): number {
     const trials = this.registry.leasedTrials();
-    for (const t of trials) this.leases.adopt(t.sweepId, t.trialId, t.attempt, t.leaseToken, t.workerId);
+    for (const t of trials) {
+      this.leases.adopt(t.sweepId, t.trialId, t.attempt, t.leaseToken, t.workerId);
+      // What this attempt stored before the restart is known only up to its accepted checkpoint:
+      // a re-attached worker that streamed more breaks the ledger and re-runs from there.
+      this.openLedger(t, t.leaseToken);
+    }
     return trials.length;
   }
 
@@ -224,6 +325,7 @@ export class Scheduler {
       const lease = this.leases.forTrial(t.sweepId, t.trialId);
       if (lease === undefined) continue;
       this.leases.release(lease.token);
+      this.ledger.close(lease.token);
       this.registry.requeue(t);
       this.emit(t, lease, 'released', reason);
       n++;
@@ -236,6 +338,7 @@ export class Scheduler {
   expireLeases(): LeaseRecord[] {
     const expired = this.leases.takeExpired();
     for (const lease of expired) {
+      this.ledger.close(lease.token);
       const trial = this.registry.trial(lease.sweepId, lease.trialId);
       if (trial === undefined || trial.state !== 'leased') continue;
       if (this.registry.cancelled(trial)) {
@@ -298,9 +401,17 @@ export class Scheduler {
         metadata,
         reason,
         worker_id: lease.workerId,
-        epochs: trial.epoch,
+        // A lease says where its attempt starts (the ingester fences earlier attempts from there).
+        epochs: status === 'leased' ? (trial.checkpointRef ? trial.checkpointEpochs : 0) : trial.epoch,
+        log_tail: status === 'failed' || status === 'retrying' ? trial.logTail : '',
       },
       trial,
     );
   }
+}
+
+/** The epochs a trial's events are expected for: builtin probes every `probes.every` epochs. */
+function eventSchedule(trial: TrialRecord): EventSchedule {
+  const config = JSON.parse(trial.configJson) as { probes?: { every?: number } };
+  return { every: config.probes?.every ?? 1, last: trial.epochs - 1 };
 }

@@ -15,6 +15,7 @@ export function trialStatus(t: TrialRecord): TrialStatus {
     worker_id: t.workerId,
     final_loss: t.finalLoss ?? Number.NaN,
     final_val_acc: t.finalValAcc ?? Number.NaN,
+    log_tail: t.logTail ?? '',
   };
 }
 

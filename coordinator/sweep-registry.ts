@@ -35,6 +35,10 @@ export interface TrialRecord {
   /** Fencing token of the live lease ('' when none): persisted so leases survive a restart. */
   leaseToken: string;
   checkpointRef: string;
+  /** Epochs `checkpointRef` covers: the next attempt's first event is for this epoch. */
+  checkpointEpochs: number;
+  /** The last lines a failed command trainer printed. */
+  logTail: string;
   finalLoss: number | null;
   finalValAcc: number | null;
   /** Engine, backend and library versions of the attempt that finished it. */
@@ -111,6 +115,8 @@ export class SweepRegistry {
         workerId: '',
         leaseToken: '',
         checkpointRef: '',
+        checkpointEpochs: 0,
+        logTail: '',
         finalLoss: null,
         finalValAcc: null,
       });
@@ -131,7 +137,9 @@ export class SweepRegistry {
     }
     for (const t of [...trials].sort((a, b) => a.index - b.index)) {
       const entry = this.sweeps.get(t.sweepId);
-      if (entry !== undefined && !entry.record.trials.has(t.trialId)) this.addTrial(entry, { ...t });
+      // Fields added later default for state written by an older version.
+      if (entry !== undefined && !entry.record.trials.has(t.trialId))
+        this.addTrial(entry, Object.assign({ checkpointEpochs: 0, logTail: '' }, t));
     }
     this.dirtySweeps.clear();
     this.dirtyTrials.clear();

@@ -17,23 +17,45 @@ export interface GatewayOptions {
   onChange: () => void;
 }
 
-export function createWorkerGateway(o: GatewayOptions): WorkerGatewayServer {
-  return {
+export interface WorkerGateway {
+  service: WorkerGatewayServer;
+  /** Resolves once every probe event received so far is stored (and what waited on it is done). */
+  drain(): Promise<void>;
+}
+
+export function createWorkerGateway(o: GatewayOptions): WorkerGateway {
+  /** Each open stream's chain of writes, awaited by drain(). */
+  const chains = new Set<Promise<void>>();
+  const service: WorkerGatewayServer = {
     connect(call: ServerDuplexStream<WorkerMessage, CoordinatorMessage>) {
       if (!o.authorized(call.metadata)) {
         call.emit('error', { code: status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
         return;
       }
       let session: WorkerSession | undefined;
-      // Probe batches are written in arrival order; the chain keeps them ordered per worker.
+      // Probe batches are written in arrival order; the chain keeps them ordered per worker, and
+      // whatever depends on earlier events being stored (checkpoints, results) waits in it.
       let writes: Promise<void> = Promise.resolve();
+      const after = (step: () => Promise<void> | void) => {
+        const next = writes.then(step).catch((err: unknown) => {
+          o.log.error(`worker stream step failed: ${String(err)}`);
+        });
+        writes = next;
+        chains.add(next);
+        void next.then(() => chains.delete(next));
+      };
       const send = (msg: CoordinatorMessage) => {
         if (!call.writableEnded && !call.destroyed) call.write(msg);
       };
       call.on('data', (msg: WorkerMessage) => {
         if (msg.hello !== undefined) {
           if (session !== undefined) o.scheduler.detach(session.workerId, session);
-          session = { workerId: msg.hello.worker_id, wanted: 0, send };
+          session = {
+            workerId: msg.hello.worker_id,
+            wanted: 0,
+            send,
+            eventsViaCoordinator: msg.hello.event_sink !== 'nats',
+          };
           o.scheduler.attach(session);
           o.log.info(
             `worker ${session.workerId} connected (slots ${msg.hello.slots}, engines ${msg.hello.engines.join(',')})`,
@@ -52,26 +74,43 @@ export function createWorkerGateway(o: GatewayOptions): WorkerGatewayServer {
         const workerId = session.workerId;
         o.onChange();
         if (msg.request !== undefined) o.scheduler.request(workerId, msg.request.count);
-        else if (msg.heartbeat !== undefined)
-          send({ heartbeat_reply: o.scheduler.heartbeat(workerId, msg.heartbeat) });
-        else if (msg.events !== undefined) {
+        else if (msg.heartbeat !== undefined) {
+          const hb = msg.heartbeat;
+          // Liveness is answered at once; a checkpoint is taken only after the events before it
+          // on this stream are stored (streamed events), so it never covers a missing row.
+          send({ heartbeat_reply: o.scheduler.heartbeat(workerId, hb) });
+          const offer = () => {
+            for (const p of hb.leases)
+              if (p.checkpoint_ref && o.scheduler.offerCheckpoint(workerId, p)) o.onChange();
+          };
+          if (session.eventsViaCoordinator) after(offer);
+          else offer();
+        } else if (msg.events !== undefined) {
           const accepted = o.scheduler.acceptEvents(workerId, msg.events.events);
           const dropped = msg.events.events.length - accepted.length;
           if (dropped > 0)
-            o.log.warn(`dropped ${dropped} events from ${workerId}: it holds no live lease for them`);
+            o.log.warn(
+              `dropped ${dropped} events from ${workerId}: it holds no live lease for them, or they do not follow the ones before`,
+            );
           if (accepted.length > 0) {
-            writes = writes
-              .then(() => o.onProbeEvents(accepted))
-              .catch((err: unknown) => {
-                o.log.error(`storing probe events failed: ${String(err)}`);
-              });
+            after(() =>
+              o.onProbeEvents(accepted).then(
+                () => o.scheduler.eventsStored(accepted),
+                (err: unknown) => {
+                  o.log.error(`storing probe events failed: ${String(err)}`);
+                  o.scheduler.eventsLost(accepted);
+                  o.onChange();
+                },
+              ),
+            );
           }
         } else if (msg.result !== undefined) {
           const r = msg.result;
           // Results wait for the trial's earlier events to be stored, so "completed" means stored.
-          writes = writes.then(() => {
+          after(() => {
             if (!o.scheduler.result(workerId, r))
               o.log.warn(`rejected result for ${r.trial_id} from ${workerId}: stale lease token`);
+            o.onChange();
           });
         }
       });
@@ -86,6 +125,12 @@ export function createWorkerGateway(o: GatewayOptions): WorkerGatewayServer {
       call.on('end', close);
       call.on('error', close);
       call.on('cancelled', close);
+    },
+  };
+  return {
+    service,
+    async drain() {
+      while (chains.size > 0) await Promise.all([...chains]);
     },
   };
 }

@@ -164,6 +164,8 @@ export class WorkerAgent {
           engines: [this.o.engine.info.engine],
           version: '1',
           event_sink: this.o.sink ? 'nats' : 'coordinator',
+          devices: [],
+          trials_per_gpu: 1,
         },
       });
     });
@@ -257,6 +259,7 @@ export class WorkerAgent {
       token: l.token,
       epoch: 0,
       checkpoint_ref: l.checkpoint_ref,
+      checkpoint_epochs: l.checkpoint_epochs,
     }));
     if (r)
       held.unshift({
@@ -264,6 +267,7 @@ export class WorkerAgent {
         token: r.lease.token,
         epoch: r.epoch,
         checkpoint_ref: r.checkpointRef,
+        checkpoint_epochs: r.checkpointEpochs,
       });
     const sent = this.send({ heartbeat: { leases: held } });
     if (sent) {
@@ -295,6 +299,8 @@ export class WorkerAgent {
       outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED,
       epochs: 0,
       reason,
+      log_tail: '',
+      permanent: false,
     };
     if (!this.send({ result }))
       this.o.log.warn(`could not hand back ${result.trial_id}: its lease will expire`);
@@ -305,6 +311,7 @@ export class WorkerAgent {
       lease,
       epoch: 0,
       checkpointRef: lease.checkpoint_ref,
+      checkpointEpochs: lease.checkpoint_epochs,
       validUntil,
       abort: new AbortController(),
     };

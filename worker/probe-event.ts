@@ -26,6 +26,7 @@ export function toProbeEvent(
     engine: ctx.engine,
     backend: ctx.backend,
     worker_id: ctx.workerId,
+    scalars: {},
   };
   for (const name of PROBE_NAMES) {
     const v = probes[name];

@@ -21,6 +21,8 @@ export interface Attempt {
   epoch: number;
   /** The latest checkpoint written, reported in heartbeats. */
   checkpointRef: string;
+  /** Epochs that checkpoint covers. */
+  checkpointEpochs: number;
   abort: AbortController;
 }
 
@@ -46,6 +48,8 @@ export async function runAttempt(d: AttemptDeps, a: Attempt): Promise<TrialResul
     outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
     epochs: 0,
     reason: '',
+    log_tail: '',
+    permanent: false,
     metadata: { engine: info.engine, backend: info.backend, simd: info.simd, versions: info.versions },
   };
   try {
@@ -75,6 +79,7 @@ export async function runAttempt(d: AttemptDeps, a: Attempt): Promise<TrialResul
               epoch: c.epoch,
             };
             a.checkpointRef = await store.put(key, encodeCheckpoint(c));
+            a.checkpointEpochs = c.epoch + 1;
           }
         : undefined,
       onEpoch: async (rec) => {

@@ -68,7 +68,17 @@ describe('coordinator authentication', () => {
       call.on('error', (e: ServiceError) => resolve(e.code));
       call.on('data', () => resolve(-1));
     });
-    call.write({ hello: { worker_id: 'intruder', slots: 1, engines: [], version: '1', event_sink: '' } });
+    call.write({
+      hello: {
+        worker_id: 'intruder',
+        slots: 1,
+        engines: [],
+        version: '1',
+        event_sink: '',
+        devices: [],
+        trials_per_gpu: 1,
+      },
+    });
     expect(code).toBe(status.UNAUTHENTICATED);
     gw.close();
     expect(coordinator.scheduler.workers).toBe(0);

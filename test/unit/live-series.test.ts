@@ -15,6 +15,7 @@ function ev(trial: string, epoch: number, loss: number, attempt = 1, sweep = 's'
     engine: 'cpu',
     backend: 'cpu',
     worker_id: 'w',
+    scalars: {},
     loss,
   };
 }

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../coordinator/clock.js';
 import { Scheduler, type WorkerSession } from '../../coordinator/scheduler.js';
 import { sweepStatus } from '../../coordinator/status.js';
-import { LeaseAction, TrialOutcome, type CoordinatorMessage, type TrialEvent } from '../../proto/index.js';
+import {
+  Heartbeat,
+  LeaseAction,
+  TrialOutcome,
+  TrialResult,
+  type CoordinatorMessage,
+  type TrialEvent,
+} from '../../proto/index.js';
 import { expandSweep, parseSweepYaml } from '../../spec/index.js';
 
 function setup(seeds = 2, priority = 0, name = 's1') {
@@ -44,41 +51,53 @@ describe('scheduler', () => {
     expect(la.attempt).toBe(1);
     // b cannot complete a's lease, nor can a stale token complete anything.
     expect(
-      scheduler.result('b', {
-        trial_id: la.trial!.trial_id,
-        token: la.token,
-        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
-        epochs: 3,
-        reason: '',
-      }),
+      scheduler.result(
+        'b',
+        TrialResult.fromPartial({
+          trial_id: la.trial!.trial_id,
+          token: la.token,
+          outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+          epochs: 3,
+          reason: '',
+        }),
+      ),
     ).toBe(false);
     expect(
-      scheduler.result('a', {
-        trial_id: la.trial!.trial_id,
-        token: 'forged',
-        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
-        epochs: 3,
-        reason: '',
-      }),
+      scheduler.result(
+        'a',
+        TrialResult.fromPartial({
+          trial_id: la.trial!.trial_id,
+          token: 'forged',
+          outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+          epochs: 3,
+          reason: '',
+        }),
+      ),
     ).toBe(false);
     expect(
-      scheduler.result('a', {
-        trial_id: la.trial!.trial_id,
-        token: la.token,
-        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
-        epochs: 3,
-        reason: '',
-      }),
+      scheduler.result(
+        'a',
+        TrialResult.fromPartial({
+          trial_id: la.trial!.trial_id,
+          token: la.token,
+          outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+          epochs: 3,
+          reason: '',
+        }),
+      ),
     ).toBe(true);
     // Twice is once.
     expect(
-      scheduler.result('a', {
-        trial_id: la.trial!.trial_id,
-        token: la.token,
-        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
-        epochs: 3,
-        reason: '',
-      }),
+      scheduler.result(
+        'a',
+        TrialResult.fromPartial({
+          trial_id: la.trial!.trial_id,
+          token: la.token,
+          outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+          epochs: 3,
+          reason: '',
+        }),
+      ),
     ).toBe(false);
     expect(scheduler.registry.countByState('s1')).toMatchObject({ completed: 1, leased: 1, pending: 2 });
     expect(events.map((e) => e.status)).toEqual(['leased', 'leased', 'completed']);
@@ -93,9 +112,12 @@ describe('scheduler', () => {
     const lease = a.inbox[0]!.lease!;
     clock.advance(600);
     expect(
-      scheduler.heartbeat('a', {
-        leases: [{ trial_id: lease.trial!.trial_id, token: lease.token, epoch: 2, checkpoint_ref: '' }],
-      }).directives[0]!.action,
+      scheduler.heartbeat(
+        'a',
+        Heartbeat.fromPartial({
+          leases: [{ trial_id: lease.trial!.trial_id, token: lease.token, epoch: 2, checkpoint_ref: '' }],
+        }),
+      ).directives[0]!.action,
     ).toBe(LeaseAction.LEASE_ACTION_CONTINUE);
     clock.advance(900);
     expect(scheduler.expireLeases()).toHaveLength(0); // renewed at 600, expires at 1600
@@ -108,18 +130,24 @@ describe('scheduler', () => {
     expect(again.attempt).toBe(2);
     // The paused worker comes back: its heartbeat says lease lost, its result and events are refused.
     expect(
-      scheduler.heartbeat('a', {
-        leases: [{ trial_id: lease.trial!.trial_id, token: lease.token, epoch: 3, checkpoint_ref: '' }],
-      }).directives[0]!.action,
+      scheduler.heartbeat(
+        'a',
+        Heartbeat.fromPartial({
+          leases: [{ trial_id: lease.trial!.trial_id, token: lease.token, epoch: 3, checkpoint_ref: '' }],
+        }),
+      ).directives[0]!.action,
     ).toBe(LeaseAction.LEASE_ACTION_LEASE_LOST);
     expect(
-      scheduler.result('a', {
-        trial_id: lease.trial!.trial_id,
-        token: lease.token,
-        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
-        epochs: 3,
-        reason: '',
-      }),
+      scheduler.result(
+        'a',
+        TrialResult.fromPartial({
+          trial_id: lease.trial!.trial_id,
+          token: lease.token,
+          outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+          epochs: 3,
+          reason: '',
+        }),
+      ),
     ).toBe(false);
     const ev = {
       sweep_id: 's1',
@@ -131,9 +159,11 @@ describe('scheduler', () => {
       engine: '',
       backend: '',
       worker_id: 'a',
+      scalars: {},
     };
     expect(scheduler.acceptEvents('a', [ev])).toHaveLength(0);
-    expect(scheduler.acceptEvents('b', [{ ...ev, attempt: 2, worker_id: 'b' }])).toHaveLength(1);
+    // Attempt 2 starts at epoch 0 (no checkpoint): its first event is epoch 0's.
+    expect(scheduler.acceptEvents('b', [{ ...ev, epoch: 0, attempt: 2, worker_id: 'b' }])).toHaveLength(1);
   });
 
   it('fails a trial after the failure limit, and treats divergence as a result', () => {
@@ -144,36 +174,45 @@ describe('scheduler', () => {
     const fail = (i: number) => {
       scheduler.request('a', 1);
       const l = a.inbox[i]!.lease!;
-      scheduler.result('a', {
-        trial_id: l.trial!.trial_id,
-        token: l.token,
-        outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
-        epochs: 0,
-        reason: 'boom',
-      });
+      scheduler.result(
+        'a',
+        TrialResult.fromPartial({
+          trial_id: l.trial!.trial_id,
+          token: l.token,
+          outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
+          epochs: 0,
+          reason: 'boom',
+        }),
+      );
       return l;
     };
     const l0 = fail(0);
     scheduler.request('a', 1);
     const l1 = a.inbox[1]!.lease!;
     expect(l1.trial!.trial_id).toBe(l0.trial!.trial_id); // retried first, plan order
-    scheduler.result('a', {
-      trial_id: l1.trial!.trial_id,
-      token: l1.token,
-      outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
-      epochs: 0,
-      reason: 'boom',
-    });
+    scheduler.result(
+      'a',
+      TrialResult.fromPartial({
+        trial_id: l1.trial!.trial_id,
+        token: l1.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
+        epochs: 0,
+        reason: 'boom',
+      }),
+    );
     expect(scheduler.registry.trial('s1', l0.trial!.trial_id)!.state).toBe('failed');
     scheduler.request('a', 1);
     const l2 = a.inbox[2]!.lease!;
-    scheduler.result('a', {
-      trial_id: l2.trial!.trial_id,
-      token: l2.token,
-      outcome: TrialOutcome.TRIAL_OUTCOME_DIVERGED,
-      epochs: 2,
-      reason: 'loss is NaN',
-    });
+    scheduler.result(
+      'a',
+      TrialResult.fromPartial({
+        trial_id: l2.trial!.trial_id,
+        token: l2.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_DIVERGED,
+        epochs: 2,
+        reason: 'loss is NaN',
+      }),
+    );
     expect(scheduler.registry.trial('s1', l2.trial!.trial_id)!.state).toBe('diverged');
     expect(scheduler.registry.isDone('s1')).toBe(true);
   });
@@ -185,13 +224,16 @@ describe('scheduler', () => {
     scheduler.attach(a);
     scheduler.request('a', 1);
     const l = a.inbox[0]!.lease!;
-    scheduler.result('a', {
-      trial_id: l.trial!.trial_id,
-      token: l.token,
-      outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED,
-      epochs: 1,
-      reason: 'shutdown',
-    });
+    scheduler.result(
+      'a',
+      TrialResult.fromPartial({
+        trial_id: l.trial!.trial_id,
+        token: l.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_RELEASED,
+        epochs: 1,
+        reason: 'shutdown',
+      }),
+    );
     const t = scheduler.registry.trial('s1', l.trial!.trial_id)!;
     expect(t.state).toBe('pending');
     expect(t.failures).toBe(0);
@@ -233,13 +275,16 @@ describe('scheduler', () => {
     for (let i = 0; i < 3; i++) {
       scheduler.request('bad', 1);
       const l = bad.inbox[i]!.lease!;
-      scheduler.result('bad', {
-        trial_id: l.trial!.trial_id,
-        token: l.token,
-        outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
-        epochs: 0,
-        reason: 'CUDA error',
-      });
+      scheduler.result(
+        'bad',
+        TrialResult.fromPartial({
+          trial_id: l.trial!.trial_id,
+          token: l.token,
+          outcome: TrialOutcome.TRIAL_OUTCOME_FAILED,
+          epochs: 0,
+          reason: 'CUDA error',
+        }),
+      );
     }
     expect(quarantined).toEqual(['bad']);
     scheduler.request('bad', 1);
@@ -259,9 +304,12 @@ describe('scheduler', () => {
     scheduler.attach(a);
     scheduler.request('a', 1);
     const l = a.inbox[0]!.lease!;
-    scheduler.heartbeat('a', {
-      leases: [{ trial_id: l.trial!.trial_id, token: l.token, epoch: 7, checkpoint_ref: '' }],
-    });
+    scheduler.heartbeat(
+      'a',
+      Heartbeat.fromPartial({
+        leases: [{ trial_id: l.trial!.trial_id, token: l.token, epoch: 7, checkpoint_ref: '' }],
+      }),
+    );
     scheduler.cancel('s1');
     const sweep = scheduler.registry.get('s1')!;
     const epochs = planned[0]!.config.train.epochs;
@@ -270,13 +318,16 @@ describe('scheduler', () => {
       epochs_total: 4 * epochs,
       state: 'cancelled',
     });
-    scheduler.result('a', {
-      trial_id: l.trial!.trial_id,
-      token: l.token,
-      outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
-      epochs,
-      reason: '',
-    });
+    scheduler.result(
+      'a',
+      TrialResult.fromPartial({
+        trial_id: l.trial!.trial_id,
+        token: l.token,
+        outcome: TrialOutcome.TRIAL_OUTCOME_COMPLETED,
+        epochs,
+        reason: '',
+      }),
+    );
     expect(sweepStatus(scheduler, sweep, false).epochs_done).toBe(epochs);
   });
 });

@@ -149,7 +149,19 @@ export interface ProbeEvent {
   grad_drift_ratio?: number | undefined;
   cka_prev?: number | undefined;
   noise_sensitivity?: number | undefined;
-  cluster_purity?: number | undefined;
+  cluster_purity?:
+    | number
+    | undefined;
+  /**
+   * The trainer's own scalars by name (command trainers: any name the user reports that is not
+   * a probe above). Stored beside the probes; never NaN or infinite (such values are left out).
+   */
+  scalars: { [key: string]: number };
+}
+
+export interface ProbeEvent_ScalarsEntry {
+  key: string;
+  value: number;
 }
 
 /** A trial's status change; travels on NATS beside probe events and lands in the trials table. */
@@ -168,6 +180,8 @@ export interface TrialEvent {
   worker_id: string;
   epochs: number;
   sweep_name: string;
+  /** The last lines a command trainer printed (stdout and stderr), kept with a failed attempt. */
+  log_tail: string;
 }
 
 export interface TrialEvent_AxesEntry {
@@ -202,6 +216,10 @@ export interface Lease {
   ttl_ms: number;
   /** Checkpoint to resume from (empty: start at epoch 0). */
   checkpoint_ref: string;
+  /** Epochs that checkpoint covers: the attempt's first event is for this epoch. */
+  checkpoint_epochs: number;
+  /** Devices the coordinator set aside for this trial on the worker ("cuda:0"); empty: CPU. */
+  devices: string[];
 }
 
 export interface EngineMetadata {
@@ -222,7 +240,13 @@ export interface TrialResult {
   outcome: TrialOutcome;
   epochs: number;
   reason: string;
-  metadata?: EngineMetadata | undefined;
+  metadata?:
+    | EngineMetadata
+    | undefined;
+  /** The last lines a command trainer printed (stdout and stderr), for a failed attempt. */
+  log_tail: string;
+  /** The failure will fail again on any worker (command not found, bad config): do not retry. */
+  permanent: boolean;
 }
 
 export interface WorkerHello {
@@ -232,6 +256,18 @@ export interface WorkerHello {
   version: string;
   /** Where the worker sends probe events: "coordinator" (over this stream) or "nats". */
   event_sink: string;
+  /** Accelerators this worker found (CUDA through torch or nvidia-smi, WebGPU adapters). */
+  devices: Device[];
+  /** Trials that may share one GPU (default 1). */
+  trials_per_gpu: number;
+}
+
+export interface Device {
+  /** "cuda" | "webgpu" */
+  kind: string;
+  index: number;
+  name: string;
+  memory_bytes: number;
 }
 
 export interface LeaseRequest {
@@ -243,6 +279,11 @@ export interface LeaseProgress {
   token: string;
   epoch: number;
   checkpoint_ref: string;
+  /**
+   * Epochs the checkpoint covers. The coordinator accepts the checkpoint only once every event
+   * of this attempt before that epoch is durably stored.
+   */
+  checkpoint_epochs: number;
 }
 
 export interface Heartbeat {
@@ -311,6 +352,8 @@ export interface TrialStatus {
   worker_id: string;
   final_loss: number;
   final_val_acc: number;
+  /** The last lines a failed command trainer printed. */
+  log_tail: string;
 }
 
 export interface TrialStatus_AxesEntry {
@@ -391,6 +434,7 @@ function createBaseProbeEvent(): ProbeEvent {
     cka_prev: undefined,
     noise_sensitivity: undefined,
     cluster_purity: undefined,
+    scalars: {},
   };
 }
 
@@ -480,6 +524,9 @@ export const ProbeEvent: MessageFns<ProbeEvent> = {
     if (message.cluster_purity !== undefined) {
       writer.uint32(305).double(message.cluster_purity);
     }
+    globalThis.Object.entries(message.scalars).forEach(([key, value]: [string, number]) => {
+      ProbeEvent_ScalarsEntry.encode({ key: key as any, value }, writer.uint32(322).fork()).join();
+    });
     return writer;
   },
 
@@ -720,6 +767,17 @@ export const ProbeEvent: MessageFns<ProbeEvent> = {
             message.cluster_purity = reader.double();
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            const entry40 = ProbeEvent_ScalarsEntry.decode(reader, reader.uint32());
+            if (entry40.value !== undefined) {
+              message.scalars[entry40.key] = entry40.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -842,6 +900,20 @@ export const ProbeEvent: MessageFns<ProbeEvent> = {
         : isSet(object.cluster_purity)
         ? globalThis.Number(object.cluster_purity)
         : undefined,
+      scalars: isObject(object.scalars)
+        ? (globalThis.Object.entries(object.scalars) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -931,6 +1003,15 @@ export const ProbeEvent: MessageFns<ProbeEvent> = {
     if (message.cluster_purity !== undefined) {
       obj.clusterPurity = floatToJson(message.cluster_purity);
     }
+    if (message.scalars) {
+      const entries = globalThis.Object.entries(message.scalars) as [string, number][];
+      if (entries.length > 0) {
+        obj.scalars = {};
+        entries.forEach(([k, v]) => {
+          obj.scalars[k] = floatToJson(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -967,6 +1048,100 @@ export const ProbeEvent: MessageFns<ProbeEvent> = {
     message.cka_prev = object.cka_prev ?? undefined;
     message.noise_sensitivity = object.noise_sensitivity ?? undefined;
     message.cluster_purity = object.cluster_purity ?? undefined;
+    message.scalars = (globalThis.Object.entries(object.scalars ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseProbeEvent_ScalarsEntry(): ProbeEvent_ScalarsEntry {
+  return { key: "", value: 0 };
+}
+
+export const ProbeEvent_ScalarsEntry: MessageFns<ProbeEvent_ScalarsEntry> = {
+  encode(message: ProbeEvent_ScalarsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeEvent_ScalarsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeEvent_ScalarsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeEvent_ScalarsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ProbeEvent_ScalarsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeEvent_ScalarsEntry>, I>>(base?: I): ProbeEvent_ScalarsEntry {
+    return ProbeEvent_ScalarsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeEvent_ScalarsEntry>, I>>(object: I): ProbeEvent_ScalarsEntry {
+    const message = createBaseProbeEvent_ScalarsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
@@ -986,6 +1161,7 @@ function createBaseTrialEvent(): TrialEvent {
     worker_id: "",
     epochs: 0,
     sweep_name: "",
+    log_tail: "",
   };
 }
 
@@ -1029,6 +1205,9 @@ export const TrialEvent: MessageFns<TrialEvent> = {
     }
     if (message.sweep_name !== "") {
       writer.uint32(106).string(message.sweep_name);
+    }
+    if (message.log_tail !== "") {
+      writer.uint32(114).string(message.log_tail);
     }
     return writer;
   },
@@ -1153,6 +1332,14 @@ export const TrialEvent: MessageFns<TrialEvent> = {
             message.sweep_name = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.log_tail = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1217,6 +1404,11 @@ export const TrialEvent: MessageFns<TrialEvent> = {
         : isSet(object.sweep_name)
         ? globalThis.String(object.sweep_name)
         : "",
+      log_tail: isSet(object.logTail)
+        ? globalThis.String(object.logTail)
+        : isSet(object.log_tail)
+        ? globalThis.String(object.log_tail)
+        : "",
     };
   },
 
@@ -1267,6 +1459,9 @@ export const TrialEvent: MessageFns<TrialEvent> = {
     if (message.sweep_name !== "") {
       obj.sweepName = message.sweep_name;
     }
+    if (message.log_tail !== "") {
+      obj.logTail = message.log_tail;
+    }
     return obj;
   },
 
@@ -1298,6 +1493,7 @@ export const TrialEvent: MessageFns<TrialEvent> = {
     message.worker_id = object.worker_id ?? "";
     message.epochs = object.epochs ?? 0;
     message.sweep_name = object.sweep_name ?? "";
+    message.log_tail = object.log_tail ?? "";
     return message;
   },
 };
@@ -1717,7 +1913,7 @@ export const TrialAssignment_AxesEntry: MessageFns<TrialAssignment_AxesEntry> = 
 };
 
 function createBaseLease(): Lease {
-  return { trial: undefined, attempt: 0, token: "", ttl_ms: 0, checkpoint_ref: "" };
+  return { trial: undefined, attempt: 0, token: "", ttl_ms: 0, checkpoint_ref: "", checkpoint_epochs: 0, devices: [] };
 }
 
 export const Lease: MessageFns<Lease> = {
@@ -1736,6 +1932,12 @@ export const Lease: MessageFns<Lease> = {
     }
     if (message.checkpoint_ref !== "") {
       writer.uint32(42).string(message.checkpoint_ref);
+    }
+    if (message.checkpoint_epochs !== 0) {
+      writer.uint32(48).uint32(message.checkpoint_epochs);
+    }
+    for (const v of message.devices) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -1793,6 +1995,22 @@ export const Lease: MessageFns<Lease> = {
             message.checkpoint_ref = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.checkpoint_epochs = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.devices.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1820,6 +2038,14 @@ export const Lease: MessageFns<Lease> = {
         : isSet(object.checkpoint_ref)
         ? globalThis.String(object.checkpoint_ref)
         : "",
+      checkpoint_epochs: isSet(object.checkpointEpochs)
+        ? globalThis.Number(object.checkpointEpochs)
+        : isSet(object.checkpoint_epochs)
+        ? globalThis.Number(object.checkpoint_epochs)
+        : 0,
+      devices: globalThis.Array.isArray(object?.devices)
+        ? object.devices.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1840,6 +2066,12 @@ export const Lease: MessageFns<Lease> = {
     if (message.checkpoint_ref !== "") {
       obj.checkpointRef = message.checkpoint_ref;
     }
+    if (message.checkpoint_epochs !== 0) {
+      obj.checkpointEpochs = Math.round(message.checkpoint_epochs);
+    }
+    if (message.devices?.length) {
+      obj.devices = message.devices;
+    }
     return obj;
   },
 
@@ -1855,6 +2087,8 @@ export const Lease: MessageFns<Lease> = {
     message.token = object.token ?? "";
     message.ttl_ms = object.ttl_ms ?? 0;
     message.checkpoint_ref = object.checkpoint_ref ?? "";
+    message.checkpoint_epochs = object.checkpoint_epochs ?? 0;
+    message.devices = object.devices?.map((e) => e) || [];
     return message;
   },
 };
@@ -2092,7 +2326,16 @@ export const EngineMetadata_VersionsEntry: MessageFns<EngineMetadata_VersionsEnt
 };
 
 function createBaseTrialResult(): TrialResult {
-  return { trial_id: "", token: "", outcome: 0, epochs: 0, reason: "", metadata: undefined };
+  return {
+    trial_id: "",
+    token: "",
+    outcome: 0,
+    epochs: 0,
+    reason: "",
+    metadata: undefined,
+    log_tail: "",
+    permanent: false,
+  };
 }
 
 export const TrialResult: MessageFns<TrialResult> = {
@@ -2114,6 +2357,12 @@ export const TrialResult: MessageFns<TrialResult> = {
     }
     if (message.metadata !== undefined) {
       EngineMetadata.encode(message.metadata, writer.uint32(50).fork()).join();
+    }
+    if (message.log_tail !== "") {
+      writer.uint32(58).string(message.log_tail);
+    }
+    if (message.permanent !== false) {
+      writer.uint32(64).bool(message.permanent);
     }
     return writer;
   },
@@ -2179,6 +2428,22 @@ export const TrialResult: MessageFns<TrialResult> = {
             message.metadata = EngineMetadata.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.log_tail = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.permanent = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2203,6 +2468,12 @@ export const TrialResult: MessageFns<TrialResult> = {
       epochs: isSet(object.epochs) ? globalThis.Number(object.epochs) : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       metadata: isSet(object.metadata) ? EngineMetadata.fromJSON(object.metadata) : undefined,
+      log_tail: isSet(object.logTail)
+        ? globalThis.String(object.logTail)
+        : isSet(object.log_tail)
+        ? globalThis.String(object.log_tail)
+        : "",
+      permanent: isSet(object.permanent) ? globalThis.Boolean(object.permanent) : false,
     };
   },
 
@@ -2226,6 +2497,12 @@ export const TrialResult: MessageFns<TrialResult> = {
     if (message.metadata !== undefined) {
       obj.metadata = EngineMetadata.toJSON(message.metadata);
     }
+    if (message.log_tail !== "") {
+      obj.logTail = message.log_tail;
+    }
+    if (message.permanent !== false) {
+      obj.permanent = message.permanent;
+    }
     return obj;
   },
 
@@ -2242,12 +2519,14 @@ export const TrialResult: MessageFns<TrialResult> = {
     message.metadata = (object.metadata !== undefined && object.metadata !== null)
       ? EngineMetadata.fromPartial(object.metadata)
       : undefined;
+    message.log_tail = object.log_tail ?? "";
+    message.permanent = object.permanent ?? false;
     return message;
   },
 };
 
 function createBaseWorkerHello(): WorkerHello {
-  return { worker_id: "", slots: 0, engines: [], version: "", event_sink: "" };
+  return { worker_id: "", slots: 0, engines: [], version: "", event_sink: "", devices: [], trials_per_gpu: 0 };
 }
 
 export const WorkerHello: MessageFns<WorkerHello> = {
@@ -2266,6 +2545,12 @@ export const WorkerHello: MessageFns<WorkerHello> = {
     }
     if (message.event_sink !== "") {
       writer.uint32(42).string(message.event_sink);
+    }
+    for (const v of message.devices) {
+      Device.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.trials_per_gpu !== 0) {
+      writer.uint32(56).uint32(message.trials_per_gpu);
     }
     return writer;
   },
@@ -2323,6 +2608,22 @@ export const WorkerHello: MessageFns<WorkerHello> = {
             message.event_sink = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.devices.push(Device.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.trials_per_gpu = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2350,6 +2651,12 @@ export const WorkerHello: MessageFns<WorkerHello> = {
         : isSet(object.event_sink)
         ? globalThis.String(object.event_sink)
         : "",
+      devices: globalThis.Array.isArray(object?.devices) ? object.devices.map((e: any) => Device.fromJSON(e)) : [],
+      trials_per_gpu: isSet(object.trialsPerGpu)
+        ? globalThis.Number(object.trialsPerGpu)
+        : isSet(object.trials_per_gpu)
+        ? globalThis.Number(object.trials_per_gpu)
+        : 0,
     };
   },
 
@@ -2370,6 +2677,12 @@ export const WorkerHello: MessageFns<WorkerHello> = {
     if (message.event_sink !== "") {
       obj.eventSink = message.event_sink;
     }
+    if (message.devices?.length) {
+      obj.devices = message.devices.map((e) => Device.toJSON(e));
+    }
+    if (message.trials_per_gpu !== 0) {
+      obj.trialsPerGpu = Math.round(message.trials_per_gpu);
+    }
     return obj;
   },
 
@@ -2383,6 +2696,129 @@ export const WorkerHello: MessageFns<WorkerHello> = {
     message.engines = object.engines?.map((e) => e) || [];
     message.version = object.version ?? "";
     message.event_sink = object.event_sink ?? "";
+    message.devices = object.devices?.map((e) => Device.fromPartial(e)) || [];
+    message.trials_per_gpu = object.trials_per_gpu ?? 0;
+    return message;
+  },
+};
+
+function createBaseDevice(): Device {
+  return { kind: "", index: 0, name: "", memory_bytes: 0 };
+}
+
+export const Device: MessageFns<Device> = {
+  encode(message: Device, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.index !== 0) {
+      writer.uint32(16).uint32(message.index);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.memory_bytes !== 0) {
+      writer.uint32(32).uint64(message.memory_bytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Device {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDevice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.memory_bytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Device {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      memory_bytes: isSet(object.memoryBytes)
+        ? globalThis.Number(object.memoryBytes)
+        : isSet(object.memory_bytes)
+        ? globalThis.Number(object.memory_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: Device): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.memory_bytes !== 0) {
+      obj.memoryBytes = Math.round(message.memory_bytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Device>, I>>(base?: I): Device {
+    return Device.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Device>, I>>(object: I): Device {
+    const message = createBaseDevice();
+    message.kind = object.kind ?? "";
+    message.index = object.index ?? 0;
+    message.name = object.name ?? "";
+    message.memory_bytes = object.memory_bytes ?? 0;
     return message;
   },
 };
@@ -2455,7 +2891,7 @@ export const LeaseRequest: MessageFns<LeaseRequest> = {
 };
 
 function createBaseLeaseProgress(): LeaseProgress {
-  return { trial_id: "", token: "", epoch: 0, checkpoint_ref: "" };
+  return { trial_id: "", token: "", epoch: 0, checkpoint_ref: "", checkpoint_epochs: 0 };
 }
 
 export const LeaseProgress: MessageFns<LeaseProgress> = {
@@ -2471,6 +2907,9 @@ export const LeaseProgress: MessageFns<LeaseProgress> = {
     }
     if (message.checkpoint_ref !== "") {
       writer.uint32(34).string(message.checkpoint_ref);
+    }
+    if (message.checkpoint_epochs !== 0) {
+      writer.uint32(40).uint32(message.checkpoint_epochs);
     }
     return writer;
   },
@@ -2520,6 +2959,14 @@ export const LeaseProgress: MessageFns<LeaseProgress> = {
             message.checkpoint_ref = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.checkpoint_epochs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2546,6 +2993,11 @@ export const LeaseProgress: MessageFns<LeaseProgress> = {
         : isSet(object.checkpoint_ref)
         ? globalThis.String(object.checkpoint_ref)
         : "",
+      checkpoint_epochs: isSet(object.checkpointEpochs)
+        ? globalThis.Number(object.checkpointEpochs)
+        : isSet(object.checkpoint_epochs)
+        ? globalThis.Number(object.checkpoint_epochs)
+        : 0,
     };
   },
 
@@ -2563,6 +3015,9 @@ export const LeaseProgress: MessageFns<LeaseProgress> = {
     if (message.checkpoint_ref !== "") {
       obj.checkpointRef = message.checkpoint_ref;
     }
+    if (message.checkpoint_epochs !== 0) {
+      obj.checkpointEpochs = Math.round(message.checkpoint_epochs);
+    }
     return obj;
   },
 
@@ -2575,6 +3030,7 @@ export const LeaseProgress: MessageFns<LeaseProgress> = {
     message.token = object.token ?? "";
     message.epoch = object.epoch ?? 0;
     message.checkpoint_ref = object.checkpoint_ref ?? "";
+    message.checkpoint_epochs = object.checkpoint_epochs ?? 0;
     return message;
   },
 };
@@ -3555,6 +4011,7 @@ function createBaseTrialStatus(): TrialStatus {
     worker_id: "",
     final_loss: 0,
     final_val_acc: 0,
+    log_tail: "",
   };
 }
 
@@ -3589,6 +4046,9 @@ export const TrialStatus: MessageFns<TrialStatus> = {
     }
     if (message.final_val_acc !== 0) {
       writer.uint32(81).double(message.final_val_acc);
+    }
+    if (message.log_tail !== "") {
+      writer.uint32(90).string(message.log_tail);
     }
     return writer;
   },
@@ -3689,6 +4149,14 @@ export const TrialStatus: MessageFns<TrialStatus> = {
             message.final_val_acc = reader.double();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.log_tail = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3742,6 +4210,11 @@ export const TrialStatus: MessageFns<TrialStatus> = {
         : isSet(object.final_val_acc)
         ? globalThis.Number(object.final_val_acc)
         : 0,
+      log_tail: isSet(object.logTail)
+        ? globalThis.String(object.logTail)
+        : isSet(object.log_tail)
+        ? globalThis.String(object.log_tail)
+        : "",
     };
   },
 
@@ -3783,6 +4256,9 @@ export const TrialStatus: MessageFns<TrialStatus> = {
     if (message.final_val_acc !== 0) {
       obj.finalValAcc = floatToJson(message.final_val_acc);
     }
+    if (message.log_tail !== "") {
+      obj.logTail = message.log_tail;
+    }
     return obj;
   },
 
@@ -3809,6 +4285,7 @@ export const TrialStatus: MessageFns<TrialStatus> = {
     message.worker_id = object.worker_id ?? "";
     message.final_loss = object.final_loss ?? 0;
     message.final_val_acc = object.final_val_acc ?? 0;
+    message.log_tail = object.log_tail ?? "";
     return message;
   },
 };
