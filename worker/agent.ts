@@ -312,6 +312,7 @@ export class WorkerAgent {
       epoch: 0,
       checkpointRef: lease.checkpoint_ref,
       checkpointEpochs: lease.checkpoint_epochs,
+      devices: lease.devices,
       validUntil,
       abort: new AbortController(),
     };

@@ -23,6 +23,8 @@ export interface Attempt {
   checkpointRef: string;
   /** Epochs that checkpoint covers. */
   checkpointEpochs: number;
+  /** Devices the coordinator set aside for this attempt ("cuda:0"); empty: CPU. */
+  devices: string[];
   abort: AbortController;
 }
 
