@@ -13,6 +13,6 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 export function fmt(x: number | null | undefined, digits = 4): string {
-  if (x === null || x === undefined || Number.isNaN(x)) return '–';
+  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
   return Number.isInteger(x) ? String(x) : x.toFixed(digits);
 }

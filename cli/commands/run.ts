@@ -16,8 +16,10 @@ import { openDuckDbStore } from '../../pipeline/index.js';
 import { expandSweep, loadSweepSpec, PhasesweepError } from '../../spec/index.js';
 import { EXIT, intFlag, parseFlags, usageError, type Command } from '../command.js';
 import { DEFAULT_HTTP, HTTP_FLAG, startHttp } from '../http-flag.js';
+import { confirmSweepSize } from '../confirm.js';
 import { LocalWorkers } from '../local-workers.js';
 import { summaryTable } from '../summary.js';
+import { remainingText, sweepSize } from '../sweep-size.js';
 
 const command: Command = {
   help: `Usage: phasesweep run SPEC.yaml [--workers N] [--engine NAME] [--dir DIR]
@@ -30,6 +32,8 @@ run: running the same command again resumes it, and adds any trials the spec gai
   --engine   training engine for the workers (default wasm)
   --dir      where the store and worker log go (default .phasesweep)
   --json     print the final status as JSON instead of the summary table
+  --yes      start a very large sweep without asking (above 10 000 trials or 10 million
+             trial-epochs, run asks first, and refuses without a terminal)
   --http     live page (progress and probe curves), /metrics, /healthz, /readyz on HOST:PORT
              (default ${DEFAULT_HTTP.run}, or a free port when taken; off: none)
 
@@ -40,12 +44,14 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
       engine: { type: 'string', default: 'wasm' },
       dir: { type: 'string', default: '.phasesweep' },
       json: { type: 'boolean' },
+      yes: { type: 'boolean' },
       ...HTTP_FLAG,
     });
     const file = positionals[0];
     if (file === undefined) throw usageError('run: missing SPEC.yaml');
     const spec = await loadSweepSpec(file);
     const planned = expandSweep(spec);
+    await confirmSweepSize({ file, size: sweepSize(planned), yes: values.yes === true, stderr: io.stderr });
     const workers = Math.min(intFlag('workers', values.workers, availableParallelism(), 1), planned.length);
 
     const dir = resolve(values.dir);
@@ -96,8 +102,7 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
     });
     const bar = new SingleBar(
       {
-        format:
-          ' {bar} {percentage}% | epochs {value}/{total} | trials {done}/{trials} | {eta_formatted} left',
+        format: ' {bar} {percentage}% | epochs {value}/{total} | trials {done}/{trials} | {left} left',
         stream: io.stderr,
         hideCursor: true,
         noTTYOutput: true,
@@ -107,7 +112,14 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
     );
     const sweep = registry.get(sweepId)!;
     const first = sweepStatus(coordinator.scheduler, sweep, false);
-    bar.start(first.epochs_total, first.epochs_done, { done: 0, trials: total });
+    const startedAt = Date.now();
+    const left = (done: number) =>
+      remainingText(done, first.epochs_total, first.epochs_done, Date.now() - startedAt);
+    bar.start(first.epochs_total, first.epochs_done, {
+      done: 0,
+      trials: total,
+      left: left(first.epochs_done),
+    });
 
     let failure: string | undefined;
     await new Promise<void>((done) => {
@@ -115,7 +127,7 @@ Exit: 0 every trial completed or diverged · 1 some trial failed · 2 bad spec �
         const s = sweepStatus(coordinator.scheduler, sweep, false);
         const finished =
           s.trials_total - (s.trials_by_state['pending'] ?? 0) - (s.trials_by_state['leased'] ?? 0);
-        bar.update(s.epochs_done, { done: finished });
+        bar.update(s.epochs_done, { done: finished, left: left(s.epochs_done) });
         if (registry.isDone(sweepId) || io.signal.aborted) {
           clearInterval(tick);
           done();
