@@ -3,6 +3,7 @@
 // so every rule is unit-tested directly. Messages about a lease are fenced by its token.
 import type {
   CoordinatorMessage,
+  Device,
   Heartbeat,
   HeartbeatReply,
   LeaseProgress,
@@ -14,6 +15,7 @@ import { LeaseAction, TrialOutcome } from '../proto/index.js';
 import type { PlannedTrial, SweepSpec } from '../spec/index.js';
 import type { Clock } from './clock.js';
 import { EventLedger, type EventSchedule } from './event-ledger.js';
+import { GpuSlots, gpuNeedOf, hasGpus, workerGpus } from './gpu-slots.js';
 import { LeaseTable, type LeaseRecord, type TokenSource } from './lease-table.js';
 import { SweepRegistry, type SubmitResult, type TrialRecord } from './sweep-registry.js';
 
@@ -27,6 +29,10 @@ export interface WorkerSession {
    * (NATS) the worker itself waits for JetStream's acknowledgements before announcing them.
    */
   readonly eventsViaCoordinator?: boolean;
+  /** Accelerators from the worker's hello: its CUDA devices take trials that ask for GPUs. */
+  readonly devices?: readonly Device[];
+  /** Trials that may share one of its GPUs (default 1). */
+  readonly trialsPerGpu?: number;
   send(msg: CoordinatorMessage): void;
 }
 
@@ -57,10 +63,17 @@ export class Scheduler {
   readonly quarantined = new Set<string>();
   /** Which streamed events of each live attempt are stored (see eventsViaCoordinator). */
   private readonly ledger = new EventLedger();
+  /** The GPUs each live lease holds; an entry goes when its lease leaves the table. */
+  private readonly gpus: GpuSlots;
+  /** Workers whose session advertised CUDA devices. */
+  private readonly gpuWorkers = new Set<string>();
+  /** GPUs each trial asks for, read once from its config. */
+  private readonly gpuNeeds = new WeakMap<TrialRecord, number>();
 
   constructor(private readonly options: SchedulerOptions) {
     this.registry = new SweepRegistry({ maxFailures: options.maxFailures ?? 3 });
     this.leases = new LeaseTable(options.clock, options.leaseTtlMs, options.newToken);
+    this.gpus = new GpuSlots((token) => this.leases.get(token) !== undefined);
   }
 
   get workers(): number {
@@ -75,12 +88,15 @@ export class Scheduler {
 
   attach(session: WorkerSession): void {
     this.sessions.set(session.workerId, session);
+    if (hasGpus(session.devices)) this.gpuWorkers.add(session.workerId);
+    else this.gpuWorkers.delete(session.workerId);
   }
 
   /** The stream closed. Its leases stay until their TTL: the worker may reconnect and go on. */
   detach(workerId: string, session?: WorkerSession): void {
     if (session !== undefined && this.sessions.get(workerId) !== session) return;
     this.sessions.delete(workerId);
+    this.gpuWorkers.delete(workerId);
   }
 
   request(workerId: string, count: number): void {
@@ -90,24 +106,86 @@ export class Scheduler {
     this.dispatch();
   }
 
-  /** Hands pending trials to workers that asked, round-robin so one worker can't take all. */
+  /**
+   * Hands pending trials to workers that asked, round-robin so one worker can't take all. A
+   * trial that asks for k GPUs (`resources.gpu` in its config) goes only to a worker with k
+   * devices that have a free slot, and the lease names them; one that asks for none goes to any
+   * worker, those without GPUs first. When the next trial fits no waiting worker, the first
+   * pending trial that does is leased instead, so CPU workers don't idle behind GPU trials.
+   */
   dispatch(): void {
     const waiting = () =>
       [...this.sessions.values()].filter((s) => s.wanted > 0 && !this.quarantined.has(s.workerId));
     let sessions = waiting();
     while (sessions.length > 0) {
-      const trial = this.registry.nextPending();
-      if (trial === undefined) return;
-      const session = sessions[this.rr++ % sessions.length]!;
-      this.lease(trial, session);
+      const placed = this.place(sessions);
+      if (placed === undefined) return;
+      this.lease(placed.trial, placed.session, placed.devices);
       sessions = waiting();
     }
   }
 
-  private lease(trial: TrialRecord, session: WorkerSession): void {
+  /**
+   * Trials holding each of the worker's GPUs now ("cuda:0" → count); undefined while it holds
+   * leases restored after a restart, whose GPUs are not known.
+   */
+  gpusInUse(workerId: string): Map<string, number> | undefined {
+    return this.gpus.use(workerId);
+  }
+
+  /** The GPUs a trial asks for: `resources.gpu` of its config, 0 when absent or unreadable. */
+  gpuNeed(trial: TrialRecord): number {
+    let need = this.gpuNeeds.get(trial);
+    if (need === undefined) {
+      need = gpuNeedOf(trial.configJson);
+      this.gpuNeeds.set(trial, need);
+    }
+    return need;
+  }
+
+  private place(sessions: readonly WorkerSession[]): Placement | undefined {
+    const head = this.registry.nextPending();
+    if (head === undefined) return undefined;
+    const placed = this.placeOn(head, sessions);
+    if (placed !== undefined) return placed;
+    for (const trial of this.pendingInOrder()) {
+      if (trial === head) continue;
+      const p = this.placeOn(trial, sessions);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+
+  private placeOn(trial: TrialRecord, sessions: readonly WorkerSession[]): Placement | undefined {
+    const need = this.gpuNeed(trial);
+    if (need === 0) {
+      // Keep GPU workers free for the trials that need them while a CPU worker can take this one.
+      const cpu = this.gpuWorkers.size === 0 ? sessions : sessions.filter((s) => !hasGpus(s.devices));
+      const pool = cpu.length > 0 ? cpu : sessions;
+      return { trial, session: pool[this.rr++ % pool.length]!, devices: [] };
+    }
+    const fits: { session: WorkerSession; devices: string[] }[] = [];
+    for (const session of sessions) {
+      const gpus = workerGpus(session.devices, session.trialsPerGpu);
+      const devices = this.gpus.pick(session.workerId, gpus, need);
+      if (devices !== undefined) fits.push({ session, devices });
+    }
+    if (fits.length === 0) return undefined;
+    return { trial, ...fits[this.rr++ % fits.length]! };
+  }
+
+  /** Pending trials of every live sweep: higher priority first, then older sweeps, then plan order. */
+  private *pendingInOrder(): Generator<TrialRecord> {
+    const sweeps = this.registry.list().filter((s) => !s.cancelled);
+    sweeps.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    for (const sweep of sweeps) for (const t of sweep.trials.values()) if (t.state === 'pending') yield t;
+  }
+
+  private lease(trial: TrialRecord, session: WorkerSession, devices: string[] = []): void {
     const attempt = this.registry.markLeased(trial, session.workerId);
     const lease = this.leases.grant(trial.sweepId, trial.trialId, attempt, session.workerId);
     this.registry.setLeaseToken(trial, lease.token);
+    if (devices.length > 0) this.gpus.assign(lease.token, session.workerId, devices);
     session.wanted -= 1;
     const message: CoordinatorMessage = {
       lease: {
@@ -123,7 +201,7 @@ export class Scheduler {
         ttl_ms: this.leases.ttlMs,
         checkpoint_ref: trial.checkpointRef,
         checkpoint_epochs: trial.checkpointRef ? trial.checkpointEpochs : 0,
-        devices: [],
+        devices,
       },
     };
     this.openLedger(trial, lease.token);
@@ -213,9 +291,12 @@ export class Scheduler {
       this.registry.requeue(trial);
       this.emit(trial, lease, 'released', r.reason, meta);
     } else {
-      const state = this.registry.fail(trial, r.reason || 'worker reported a failure');
+      trial.logTail = r.log_tail;
+      // A permanent failure (the command cannot run anywhere) fails the trial without retries,
+      // and says nothing about the worker.
+      const state = this.registry.fail(trial, r.reason || 'worker reported a failure', r.permanent);
       this.emit(trial, lease, state === 'failed' ? 'failed' : 'retrying', r.reason, meta);
-      this.countWorkerFailure(workerId);
+      if (!r.permanent) this.countWorkerFailure(workerId);
     }
     this.dispatch();
     return true;
@@ -311,6 +392,8 @@ export class Scheduler {
     const trials = this.registry.leasedTrials();
     for (const t of trials) {
       this.leases.adopt(t.sweepId, t.trialId, t.attempt, t.leaseToken, t.workerId);
+      // Which GPUs it was given is not persisted: its worker gets no GPU lease until it ends.
+      if (this.gpuNeed(t) > 0) this.gpus.holdUnknown(t.leaseToken, t.workerId);
       // What this attempt stored before the restart is known only up to its accepted checkpoint:
       // a re-attached worker that streamed more breaks the ledger and re-runs from there.
       this.openLedger(t, t.leaseToken);
@@ -408,6 +491,13 @@ export class Scheduler {
       trial,
     );
   }
+}
+
+interface Placement {
+  trial: TrialRecord;
+  session: WorkerSession;
+  /** The GPUs set aside for it ("cuda:0"); empty for a trial that asks for none. */
+  devices: string[];
 }
 
 /** The epochs a trial's events are expected for: builtin probes every `probes.every` epochs. */

@@ -269,11 +269,11 @@ export class SweepRegistry {
     t.reason = reason;
   }
 
-  /** A crash or lost lease: back to pending until the failure limit, then failed. */
-  fail(t: TrialRecord, reason: string): TrialState {
+  /** A crash or lost lease: back to pending until the failure limit, then failed; at once when permanent. */
+  fail(t: TrialRecord, reason: string, permanent = false): TrialState {
     t.failures += 1;
     t.reason = reason;
-    this.setState(t, t.failures >= this.options.maxFailures ? 'failed' : 'pending');
+    this.setState(t, permanent || t.failures >= this.options.maxFailures ? 'failed' : 'pending');
     return t.state;
   }
 

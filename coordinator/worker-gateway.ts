@@ -50,15 +50,23 @@ export function createWorkerGateway(o: GatewayOptions): WorkerGateway {
       call.on('data', (msg: WorkerMessage) => {
         if (msg.hello !== undefined) {
           if (session !== undefined) o.scheduler.detach(session.workerId, session);
+          const hello = msg.hello;
           session = {
-            workerId: msg.hello.worker_id,
+            workerId: hello.worker_id,
             wanted: 0,
             send,
-            eventsViaCoordinator: msg.hello.event_sink !== 'nats',
+            eventsViaCoordinator: hello.event_sink !== 'nats',
+            devices: hello.devices,
+            trialsPerGpu: hello.trials_per_gpu || 1,
           };
           o.scheduler.attach(session);
+          const devices = hello.devices.map((d) => `${d.kind}:${d.index}${d.name ? ` ${d.name}` : ''}`);
           o.log.info(
-            `worker ${session.workerId} connected (slots ${msg.hello.slots}, engines ${msg.hello.engines.join(',')})`,
+            `worker ${session.workerId} connected (slots ${hello.slots}, engines ${hello.engines.join(',')}` +
+              (devices.length > 0
+                ? `, devices ${devices.join(', ')}, ${session.trialsPerGpu} trials per GPU`
+                : '') +
+              ')',
           );
           send({ welcome: { coordinator_id: o.coordinatorId, heartbeat_ms: o.heartbeatMs } });
           return;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { axisPath, setPath, type SweepSpec } from './sweep-spec.js';
 import { mapToAxis, randomPoints, sobolPoints, type SampledAxis } from './sampling.js';
-import { TrialConfig } from './trial-config.js';
+import { resolveTrainerPaths, TrialConfig } from './trial-config.js';
 
 export type AxisLevel = number | string | boolean | null;
 
@@ -45,8 +45,22 @@ export function replicateSeeds(spec: Pick<SweepSpec, 'seeds' | 'sweep_seed'>): n
   return seeds;
 }
 
+/**
+ * What a trial id is computed over: the config without the fields that still have their
+ * defaults since they were added (trainer, params, resources), so every id from before stays.
+ */
+function identity(config: TrialConfig): Record<string, unknown> {
+  const { trainer, params, resources, ...rest } = config;
+  return {
+    ...rest,
+    ...(trainer !== 'builtin' ? { trainer } : {}),
+    ...(Object.keys(params).length > 0 ? { params } : {}),
+    ...(resources.gpu !== 0 ? { resources } : {}),
+  };
+}
+
 export function trialId(config: TrialConfig, seed: number): string {
-  return `t${sha256(`${canonicalJson(config)}|${seed}`)
+  return `t${sha256(`${canonicalJson(identity(config))}|${seed}`)
     .toString('hex')
     .slice(0, 16)}`;
 }
@@ -82,7 +96,8 @@ export function expandSweep(spec: SweepSpec): PlannedTrial[] {
   for (const combo of combos) {
     const raw = structuredClone(spec.base) as unknown as Record<string, unknown>;
     for (const [name, level] of Object.entries(combo)) setPath(raw, axisPath(name), level);
-    const config = TrialConfig.parse(raw);
+    const parsed = TrialConfig.parse(raw);
+    const config = spec.baseDir === undefined ? parsed : resolveTrainerPaths(parsed, spec.baseDir);
     for (const seed of seeds) trials.push({ trialId: trialId(config, seed), seed, axes: combo, config });
   }
   return trials;

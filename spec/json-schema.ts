@@ -11,6 +11,10 @@ export function sweepSpecJsonSchema(): Record<string, unknown> {
     unknown
   >;
   delete base['$schema'];
+  // The base's shared definitions (free-form JSON for params) are referenced from the root.
+  const defs = base['$defs'] as Record<string, unknown> | undefined;
+  delete base['$defs'];
+  if (defs !== undefined) outer['$defs'] = { ...(outer['$defs'] ?? {}), ...defs };
   const properties = outer['properties'] as Record<string, unknown>;
   properties['base'] = {
     ...base,

@@ -1,11 +1,12 @@
 // The sweep spec: a base trial config, grid axes over any field path, and seeds as replicates.
 // Parsing reports every problem at once, each with its path, so a user fixes a file in one pass.
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { SpecError, type Issue } from './errors.js';
 import { MAX_SOBOL_DIMS } from './sampling.js';
-import { TrialConfig } from './trial-config.js';
+import { resolveTrainerPaths, TrialConfig } from './trial-config.js';
 
 /** Short axis names researchers use, mapped to their field paths in the trial config. */
 export const AXIS_ALIASES: Readonly<Record<string, string>> = {
@@ -73,14 +74,40 @@ export const SweepSpec = z
     },
   );
 
-export type SweepSpec = Omit<z.output<typeof SweepSpec>, 'base'> & { base: TrialConfig };
+export type SweepSpec = Omit<z.output<typeof SweepSpec>, 'base'> & {
+  base: TrialConfig;
+  /** The spec file's directory when it was loaded from a file: relative trainer paths resolve here. */
+  baseDir?: string;
+};
+
+export interface ParseOptions {
+  /** Resolve a command trainer's relative `cwd` against this (absolute) directory. */
+  baseDir?: string;
+}
+
+/**
+ * A union's issue, replaced by the issues of the one branch whose shape the value has (the
+ * branch whose issues are all below the union's own path): `trainer.command: …` instead of
+ * "Invalid input" for `trainer: { command: "python train.py" }`.
+ */
+function flatIssues(issues: readonly z.core.$ZodIssue[]): { path: PropertyKey[]; message: string }[] {
+  return issues.flatMap((i) => {
+    if (i.code !== 'invalid_union' || i.errors.length === 0) return [{ path: i.path, message: i.message }];
+    const shaped = i.errors.filter((branch) => branch.length > 0 && branch.every((b) => b.path.length > 0));
+    if (shaped.length !== 1) return [{ path: i.path, message: i.message }];
+    return flatIssues(shaped[0]!).map((b) => ({ path: [...i.path, ...b.path], message: b.message }));
+  });
+}
 
 function zodIssues(error: z.ZodError, prefix: string[] = []): Issue[] {
-  return error.issues.map((i) => ({
+  return flatIssues(error.issues).map((i) => ({
     path: [...prefix, ...i.path.map(String)].join('.'),
     message: i.message,
   }));
 }
+
+/** Axis paths that may name a field the base does not set: task variants and free-form params. */
+const OPEN_PREFIXES = ['task.', 'params.'];
 
 /** Resolves an axis name (alias or dotted path) to its canonical dotted path. */
 export function axisPath(name: string): string {
@@ -108,7 +135,7 @@ export function setPath(obj: Record<string, unknown>, path: string, value: unkno
 }
 
 /** Validates a parsed document; `source` names the file in error messages. */
-export function parseSweepSpec(doc: unknown, source = 'spec'): SweepSpec {
+export function parseSweepSpec(doc: unknown, source = 'spec', options: ParseOptions = {}): SweepSpec {
   const outer = SweepSpec.safeParse(doc);
   if (!outer.success) throw new SpecError(source, zodIssues(outer.error));
   const spec = outer.data;
@@ -119,7 +146,7 @@ export function parseSweepSpec(doc: unknown, source = 'spec'): SweepSpec {
   if (base.success) {
     for (const [name, levels] of Object.entries(spec.axes)) {
       const path = axisPath(name);
-      if (getPath(base.data, path) === undefined && !path.startsWith('task.')) {
+      if (getPath(base.data, path) === undefined && !OPEN_PREFIXES.some((p) => path.startsWith(p))) {
         issues.push({ path: `axes.${name}`, message: `no such field "${path}" in the trial config` });
         continue;
       }
@@ -129,7 +156,7 @@ export function parseSweepSpec(doc: unknown, source = 'spec'): SweepSpec {
         setPath(candidate, path, level);
         const r = TrialConfig.safeParse(candidate);
         if (!r.success) {
-          for (const is of r.error.issues) {
+          for (const is of flatIssues(r.error.issues)) {
             issues.push({
               path: Array.isArray(levels) ? `axes.${name}[${i}]` : `axes.${name}.${i === 0 ? 'min' : 'max'}`,
               message: `value ${JSON.stringify(level)}: ${is.path.join('.')}: ${is.message}`,
@@ -146,10 +173,12 @@ export function parseSweepSpec(doc: unknown, source = 'spec'): SweepSpec {
     issues.push({ path: 'seeds', message: 'seeds must be distinct' });
   }
   if (issues.length > 0 || !base.success) throw new SpecError(source, issues);
-  return { ...spec, base: base.data };
+  const { baseDir } = options;
+  if (baseDir === undefined) return { ...spec, base: base.data };
+  return { ...spec, base: resolveTrainerPaths(base.data, baseDir), baseDir };
 }
 
-export function parseSweepYaml(text: string, source = 'spec'): SweepSpec {
+export function parseSweepYaml(text: string, source = 'spec', options: ParseOptions = {}): SweepSpec {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
@@ -157,9 +186,10 @@ export function parseSweepYaml(text: string, source = 'spec'): SweepSpec {
     const msg = err instanceof YAMLParseError ? err.message : String(err);
     throw new SpecError(source, [{ path: '', message: `not valid YAML: ${msg}` }]);
   }
-  return parseSweepSpec(doc, source);
+  return parseSweepSpec(doc, source, options);
 }
 
+/** Reads and validates a spec file; a command trainer's relative `cwd` resolves against its directory. */
 export async function loadSweepSpec(file: string): Promise<SweepSpec> {
   let text: string;
   try {
@@ -167,5 +197,5 @@ export async function loadSweepSpec(file: string): Promise<SweepSpec> {
   } catch (err) {
     throw new SpecError(file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
   }
-  return parseSweepYaml(text, file);
+  return parseSweepYaml(text, file, { baseDir: dirname(resolve(file)) });
 }

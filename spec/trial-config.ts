@@ -1,5 +1,7 @@
-// The configuration of one trial: task, model, training and probes. Everything a worker needs
-// to reproduce a run, given the seed. Validated with zod; defaults make a small, fast trial.
+// The configuration of one trial: task, model, training, probes, and who trains it (the built-in
+// engine or a command trainer with its free-form params). Everything a worker needs to reproduce
+// a run, given the seed. Validated with zod; defaults make a small, fast trial.
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
 export const ClusteredTokensTask = z
@@ -57,6 +59,54 @@ export const ProbeConfig = z
   })
   .strict();
 
+/** Your own training command, spoken to over the trainer protocol (docs/trainer-protocol.md). */
+export const CommandTrainerConfig = z
+  .object({
+    command: z
+      .array(z.string().min(1), {
+        error: 'an argv list such as [python3, train.py], never a shell string',
+      })
+      .min(1, 'needs at least the program to run')
+      .describe('argv of the training command (never a shell string); argv[0] is looked up on PATH'),
+    cwd: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "working directory of the command; when the spec is loaded from a file, a relative path resolves against the spec file's directory, and the default is that directory",
+      ),
+    env: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("variables added to the worker's environment for the command"),
+    timeout_s: z
+      .number()
+      .gt(0)
+      .default(600)
+      .describe('no protocol frame for this many seconds: the trainer is killed as hung'),
+    stop_grace_s: z
+      .number()
+      .min(0)
+      .default(10)
+      .describe(
+        'seconds between SIGTERM and SIGKILL to the trainer, and to wait for its next report on a hand-over',
+      ),
+  })
+  .strict();
+
+export const TrainerConfig = z
+  .union([z.literal('builtin'), CommandTrainerConfig], {
+    error: 'expected "builtin" or { command: [argv, ...] }',
+  })
+  .default('builtin')
+  .describe('"builtin" (the TensorFlow.js engine) or a command trainer');
+
+export const ResourceConfig = z
+  .object({
+    gpu: z.number().int().min(0).default(0).describe('GPUs set aside for each trial'),
+  })
+  .strict();
+
 export const TrialConfig = z
   .object({
     task: TaskConfig.prefault({ kind: 'clustered-tokens' }),
@@ -64,9 +114,33 @@ export const TrialConfig = z
     train: TrainConfig.prefault({}),
     probes: ProbeConfig.prefault({}),
     engine: z.string().default('auto'),
+    trainer: TrainerConfig,
+    params: z
+      .record(z.string(), z.json())
+      .default({})
+      .describe(
+        'free-form hyperparameters for a command trainer (ignored by the built-in engine); axes name them params.<key>',
+      ),
+    resources: ResourceConfig.prefault({}),
   })
   .strict();
 
 export type TrialConfig = z.output<typeof TrialConfig>;
 export type TrialConfigInput = z.input<typeof TrialConfig>;
 export type TaskConfig = z.output<typeof TaskConfig>;
+export type CommandTrainerConfig = z.output<typeof CommandTrainerConfig>;
+
+/** The command trainer of a config, or undefined for the built-in engine. */
+export function commandTrainer(config: TrialConfig): CommandTrainerConfig | undefined {
+  return config.trainer === 'builtin' ? undefined : config.trainer;
+}
+
+/**
+ * The config with a command trainer's `cwd` made absolute against `baseDir` (the spec file's
+ * directory; also the default). Built-in configs come back unchanged.
+ */
+export function resolveTrainerPaths(config: TrialConfig, baseDir: string): TrialConfig {
+  const t = commandTrainer(config);
+  if (t === undefined || (t.cwd !== undefined && isAbsolute(t.cwd))) return config;
+  return { ...config, trainer: { ...t, cwd: resolve(baseDir, t.cwd ?? '.') } };
+}

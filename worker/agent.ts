@@ -1,26 +1,29 @@
-// A worker process: connects to the coordinator, takes one lease at a time, trains it and
-// streams its probe events, heartbeating progress every TTL/3. The heartbeat reply can cancel
-// the trial or say the lease is lost; either aborts training at once.
-// Lifecycle: create → run() (resolves after shutdown) → shutdown() (idempotent: releases the
-// running trial so the coordinator re-leases it immediately).
+// A worker process: connects to the coordinator, trains the trials it leases (up to `slots` at
+// once) and streams their probe events, heartbeating progress every TTL/3. The heartbeat reply
+// can cancel a trial or say its lease is lost; either aborts that training at once. What to do
+// with leases is decided by the LeaseKeeper; this file is the transport and the wiring.
+// Lifecycle: create → run() (once; resolves after shutdown) → shutdown() (idempotent: releases
+// the running trials so the coordinator re-leases them at once; stops without them after a timeout).
 import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  LeaseAction,
   TrialOutcome,
   WorkerGatewayClient,
   type CoordinatorMessage,
+  type Device,
   type Lease,
   type TrialResult,
   type WorkerMessage,
 } from '../proto/index.js';
+import { PhasesweepError } from '../spec/index.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { ProbeSink } from './event-sink.js';
-import type { WorkerObserver } from './metrics.js';
 import { StreamProbeSink } from './event-sink.js';
+import { LeaseKeeper, ReconnectBackoff, type Clock, type KeptAttempt } from './lease-keeper.js';
+import type { WorkerObserver } from './metrics.js';
 import type { Engine } from './training/index.js';
-import { runAttempt, type Attempt } from './trial-attempt.js';
+import { runAttempt } from './trial-attempt.js';
 
 export interface WorkerLogger {
   info(msg: string): void;
@@ -41,55 +44,67 @@ export interface WorkerOptions {
   checkpoints?: CheckpointStore;
   checkpointEvery?: number;
   /**
-   * Leases held ready beyond the running one, so the next trial starts without a round trip:
+   * Leases held ready beyond the running ones, so the next trial starts without a round trip:
    * a number, or 'auto' (one while trials take under 30 s, where the round trip would show;
    * none for longer trials, so a queued trial never waits behind a long one).
    */
   prefetch?: number | 'auto';
+  /** Trials trained at once (default 1). */
+  slots?: number;
+  /** Of those, trials on the built-in engine (default 1: tfjs trains on this process's one thread). */
+  builtinSlots?: number;
+  /** Accelerators to advertise (worker/devices.ts); the coordinator sets some aside per lease. */
+  devices?: Device[];
+  /** Trials that may share one GPU (default 1). */
+  trialsPerGpu?: number;
   /** Bearer token for the coordinator. */
   authToken?: string;
   /** CA certificate (PEM) to reach a TLS coordinator; undefined: plaintext. */
   tlsCa?: Buffer;
   /** Metrics (connection, heartbeats, epochs, trial outcomes). */
   observer?: WorkerObserver;
+  /** How long shutdown() waits for the running trials to hand back (default 20 s). */
+  stopTimeoutMs?: number;
+  /** Jitter of the reconnect backoff, uniform in [0, 1) (default Math.random). */
+  random?: () => number;
+  /** Monotonic time for lease validity (default performance.now). */
+  clock?: Clock;
 }
 
 export type WorkerState = 'created' | 'running' | 'draining' | 'stopped';
 
-interface Running extends Attempt {
-  /**
-   * Until when (local monotonic ms) the lease is surely still ours: the send time of the last
-   * confirmed heartbeat plus the TTL, less a margin. Past it (a paused or partitioned worker),
-   * nothing is published until the coordinator confirms the lease again.
-   */
-  validUntil: number;
-  /** Why it was aborted: decides the result sent (released, or nothing for a lost lease). */
-  abortReason?: 'shutdown' | 'cancel' | 'lease_lost';
-}
+const monotonic: Clock = { now: () => performance.now() };
 
 export class WorkerAgent {
   state: WorkerState = 'created';
   readonly workerId: string;
   private readonly client: WorkerGatewayClient;
   private readonly sink: ProbeSink;
+  private readonly clock: Clock;
+  private readonly keeper: LeaseKeeper;
   private call: ClientDuplexStream<WorkerMessage, CoordinatorMessage> | undefined;
-  private running: Running | undefined;
-  private trialDone: Promise<void> = Promise.resolve();
+  private welcomed = false;
+  private started = false;
+  /** shutdown() gave up waiting for the trials: run() returns without them. */
+  private abandoned = false;
+  /** One promise per attempt in training; each removes itself when done. */
+  private readonly training = new Set<Promise<void>>();
   private heartbeat: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
-  /** Leases received while a trial runs (prefetch), started in order. */
-  private queued: { lease: Lease; validUntil: number }[] = [];
-  /** Leases asked for and not yet received (the coordinator's `wanted` for this session). */
-  private outstanding = 0;
-  private lastTrialMs = Number.POSITIVE_INFINITY;
-  /** Send times of heartbeats awaiting a reply, oldest first (replies come in order). */
-  private heartbeatsSent: number[] = [];
   private replyWaiters: (() => void)[] = [];
-  /** A result not yet known to have reached a live stream: re-sent after a reconnect. */
-  private unsentResult: TrialResult | undefined;
+  /** Results not yet known to have reached a live stream: re-sent after a reconnect. */
+  private unsentResults: TrialResult[] = [];
 
   constructor(private readonly o: WorkerOptions) {
     this.workerId = o.workerId ?? `${hostname()}-${process.pid}`;
+    this.clock = o.clock ?? monotonic;
+    this.keeper = new LeaseKeeper({
+      clock: this.clock,
+      slots: o.slots,
+      builtinSlots: o.builtinSlots,
+      trialsPerGpu: o.trialsPerGpu,
+      prefetch: o.prefetch,
+    });
     this.client = new WorkerGatewayClient(
       o.coordinator,
       o.tlsCa ? credentials.createSsl(o.tlsCa) : credentials.createInsecure(),
@@ -99,41 +114,66 @@ export class WorkerAgent {
   }
 
   async run(): Promise<void> {
+    if (this.started)
+      throw new PhasesweepError('FAILED_PRECONDITION', 'WorkerAgent.run() was already called');
+    this.started = true;
+    if (this.state === 'stopped') return; // shut down before it ran
     this.transition('running');
-    let backoff = 100;
+    const backoff = new ReconnectBackoff({ maxMs: this.o.maxBackoffMs, random: this.o.random });
     while (this.state === 'running') {
-      const connectedAt = Date.now();
+      const connectedAt = this.clock.now();
       await this.session();
       if (this.state !== 'running') break;
-      if (Date.now() - connectedAt > 5_000) backoff = 100;
-      this.o.log.warn(`coordinator stream closed; reconnecting in ${backoff} ms`);
+      const wait = backoff.next(this.clock.now() - connectedAt);
+      this.o.log.warn(`coordinator stream closed; reconnecting in ${wait} ms`);
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, backoff);
+        const t = setTimeout(resolve, wait);
         this.wake = () => {
           clearTimeout(t);
           resolve();
         };
       });
-      backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 5_000);
     }
-    await this.trialDone;
+    if (!this.abandoned) await this.trainingDone();
     await this.sink.close();
     this.client.close();
     this.transition('stopped');
   }
 
-  /** Gives the running trial back (released) and closes the stream. */
-  async shutdown(): Promise<void> {
+  /**
+   * Gives the running trials back (released, with a hand-over checkpoint where the store allows)
+   * and the queued leases, then closes the stream. Trials still running after `timeoutMs` are
+   * left behind: their leases expire on the coordinator and run() returns without them.
+   */
+  async shutdown(timeoutMs = this.o.stopTimeoutMs ?? 20_000): Promise<void> {
     if (this.state === 'draining' || this.state === 'stopped') return;
-    this.transition('draining');
-    for (const q of this.queued.splice(0)) this.release(q.lease, 'worker shutting down');
-    if (this.running) {
-      this.running.abortReason = 'shutdown';
-      this.running.abort.abort(new Error('worker shutting down'));
+    if (this.state === 'created') {
+      this.client.close();
+      this.transition('stopped');
+      return;
     }
-    await this.trialDone;
+    this.transition('draining');
+    const { release } = this.keeper.drain();
+    for (const lease of release) this.release(lease, 'worker shutting down');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+      timer.unref();
+    });
+    const late = await Promise.race([this.trainingDone().then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) {
+      this.abandoned = true;
+      this.o.log.error(
+        `${this.training.size} trials still running ${timeoutMs} ms after shutdown began: stopping without them (their leases expire)`,
+      );
+    }
     this.call?.end();
     this.wake?.();
+  }
+
+  private async trainingDone(): Promise<void> {
+    while (this.training.size > 0) await Promise.all([...this.training]);
   }
 
   private session(): Promise<void> {
@@ -146,7 +186,7 @@ export class WorkerAgent {
       const closed = () => {
         this.o.observer?.connected(false);
         this.welcomed = false;
-        this.heartbeatsSent = [];
+        this.keeper.disconnected();
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = undefined;
         if (this.call === call) this.call = undefined;
@@ -160,12 +200,12 @@ export class WorkerAgent {
       call.write({
         hello: {
           worker_id: this.workerId,
-          slots: 1,
+          slots: this.o.slots ?? 1,
           engines: [this.o.engine.info.engine],
           version: '1',
           event_sink: this.o.sink ? 'nats' : 'coordinator',
-          devices: [],
-          trials_per_gpu: 1,
+          devices: this.o.devices ?? [],
+          trials_per_gpu: this.o.trialsPerGpu ?? 1,
         },
       });
     });
@@ -179,67 +219,40 @@ export class WorkerAgent {
     return true;
   }
 
-  private welcomed = false;
-
   private onMessage(msg: CoordinatorMessage): void {
     if (msg.welcome !== undefined) {
       this.welcomed = true;
       this.o.observer?.connected(true);
-      // Re-attach: the heartbeat names the lease we still hold; then whatever did not get out.
-      if (this.unsentResult !== undefined && this.send({ result: this.unsentResult }))
-        this.unsentResult = undefined;
+      this.keeper.connected();
+      // Re-attach: the heartbeat names the leases we still hold; then whatever did not get out.
+      this.unsentResults = this.unsentResults.filter((result) => !this.send({ result }));
       void this.sink.flush();
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = setInterval(() => this.sendHeartbeat(), msg.welcome.heartbeat_ms);
       this.heartbeat.unref();
-      this.outstanding = 0; // a new session starts with nothing asked for
-      if (this.running !== undefined || this.queued.length > 0) this.sendHeartbeat();
+      if (this.keeper.size > 0) this.sendHeartbeat();
       this.requestMore();
     } else if (msg.lease !== undefined) {
-      this.outstanding = Math.max(0, this.outstanding - 1);
-      if (this.state !== 'running') this.release(msg.lease, 'worker shutting down');
-      else if (this.running === undefined) this.startTrial(msg.lease);
-      else this.queued.push({ lease: msg.lease, validUntil: performance.now() + 0.9 * msg.lease.ttl_ms });
+      if (this.keeper.received(msg.lease) === 'release') this.release(msg.lease, 'worker shutting down');
+      else this.startReady();
       this.requestMore();
     } else if (msg.heartbeat_reply !== undefined) {
-      const sentAt = this.heartbeatsSent.shift();
-      for (const d of msg.heartbeat_reply.directives) {
-        if (
-          d.action === LeaseAction.LEASE_ACTION_CANCEL ||
-          d.action === LeaseAction.LEASE_ACTION_LEASE_LOST
-        ) {
-          // A queued lease that is no longer ours is simply dropped: it never started.
-          this.queued = this.queued.filter((q) => q.lease.token !== d.token);
-        } else if (sentAt !== undefined) {
-          for (const q of this.queued)
-            if (q.lease.token === d.token)
-              q.validUntil = Math.max(q.validUntil, sentAt + 0.9 * q.lease.ttl_ms);
-        }
-        const r = this.running;
-        if (r === undefined || r.lease.token !== d.token) continue;
-        if (d.action === LeaseAction.LEASE_ACTION_CONTINUE && sentAt !== undefined) {
-          r.validUntil = Math.max(r.validUntil, sentAt + 0.9 * r.lease.ttl_ms);
-        }
-        if (
-          d.action === LeaseAction.LEASE_ACTION_CANCEL ||
-          d.action === LeaseAction.LEASE_ACTION_LEASE_LOST
-        ) {
-          r.abortReason = d.action === LeaseAction.LEASE_ACTION_CANCEL ? 'cancel' : 'lease_lost';
-          if (r.abortReason === 'lease_lost') this.o.observer?.leaseLost();
-          this.o.log.warn(`trial ${r.lease.trial?.trial_id}: ${r.abortReason}, aborting`);
-          r.abort.abort(new Error(r.abortReason));
-        }
+      for (const a of this.keeper.replied(msg.heartbeat_reply)) {
+        if (a.abortReason === 'lease_lost') this.o.observer?.leaseLost();
+        this.o.log.warn(`trial ${a.lease.trial?.trial_id}: ${a.abortReason}, aborting`);
       }
       const waiters = this.replyWaiters;
       this.replyWaiters = [];
       for (const w of waiters) w();
+      this.requestMore(); // a queued lease that was dropped leaves room
     }
   }
 
   /** Waits until the coordinator confirms (or denies) the lease; false if it is not ours. */
-  private async confirmLease(r: Running): Promise<boolean> {
-    while (performance.now() > r.validUntil && !r.abort.signal.aborted && this.state === 'running') {
-      this.o.log.warn(`trial ${r.lease.trial?.trial_id}: lease unconfirmed for too long; holding events`);
+  private async confirmLease(a: KeptAttempt): Promise<boolean> {
+    const token = a.lease.token;
+    while (this.keeper.confirmation(token) === 'unconfirmed' && this.state === 'running') {
+      this.o.log.warn(`trial ${a.lease.trial?.trial_id}: lease unconfirmed for too long; holding events`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 1_000);
         this.replyWaiters.push(() => {
@@ -249,47 +262,20 @@ export class WorkerAgent {
         this.sendHeartbeat();
       });
     }
-    return !r.abort.signal.aborted || r.abortReason === 'shutdown';
+    return this.keeper.confirmation(token) !== 'denied';
   }
 
   private sendHeartbeat(): void {
-    const r = this.running;
-    const held = this.queued.map(({ lease: l }) => ({
-      trial_id: l.trial?.trial_id ?? '',
-      token: l.token,
-      epoch: 0,
-      checkpoint_ref: l.checkpoint_ref,
-      checkpoint_epochs: l.checkpoint_epochs,
-    }));
-    if (r)
-      held.unshift({
-        trial_id: r.lease.trial?.trial_id ?? '',
-        token: r.lease.token,
-        epoch: r.epoch,
-        checkpoint_ref: r.checkpointRef,
-        checkpoint_epochs: r.checkpointEpochs,
-      });
-    const sent = this.send({ heartbeat: { leases: held } });
-    if (sent) {
-      this.heartbeatsSent.push(performance.now());
+    if (this.send({ heartbeat: { leases: this.keeper.progress() } })) {
+      this.keeper.heartbeatSent();
       this.o.observer?.heartbeatSent();
     }
   }
 
-  /** Asks for as many leases as it takes to hold one running plus the prefetch. */
   private requestMore(): void {
     if (this.state !== 'running' || !this.welcomed) return;
-    const prefetch =
-      this.o.prefetch === 'auto' || this.o.prefetch === undefined
-        ? this.lastTrialMs < 30_000
-          ? 1
-          : 0
-        : this.o.prefetch;
-    const held = (this.running ? 1 : 0) + this.queued.length;
-    const want = 1 + prefetch - held - this.outstanding;
-    if (want <= 0) return;
-    this.outstanding += want;
-    this.send({ request: { count: this.outstanding } });
+    const count = this.keeper.request();
+    if (count !== undefined) this.send({ request: { count } });
   }
 
   private release(lease: Lease, reason: string): void {
@@ -306,28 +292,20 @@ export class WorkerAgent {
       this.o.log.warn(`could not hand back ${result.trial_id}: its lease will expire`);
   }
 
-  private startTrial(lease: Lease, validUntil = performance.now() + 0.9 * lease.ttl_ms): void {
-    const running: Running = {
-      lease,
-      epoch: 0,
-      checkpointRef: lease.checkpoint_ref,
-      checkpointEpochs: lease.checkpoint_epochs,
-      devices: lease.devices,
-      validUntil,
-      abort: new AbortController(),
-    };
-    this.running = running;
-    const started = performance.now();
-    this.trialDone = this.train(running).finally(() => {
-      this.running = undefined;
-      this.lastTrialMs = performance.now() - started;
-      const next = this.queued.shift();
-      if (next !== undefined && this.state === 'running') this.startTrial(next.lease, next.validUntil);
-      this.requestMore();
-    });
+  /** Starts every queued lease that has a slot now. */
+  private startReady(): void {
+    for (const a of this.keeper.startable()) {
+      const done: Promise<void> = this.train(a).finally(() => {
+        this.training.delete(done);
+        this.keeper.finished(a.lease.token);
+        if (this.state === 'running') this.startReady();
+        this.requestMore();
+      });
+      this.training.add(done);
+    }
   }
 
-  private async train(r: Running): Promise<void> {
+  private async train(a: KeptAttempt): Promise<void> {
     const result = await runAttempt(
       {
         engine: this.o.engine,
@@ -336,13 +314,13 @@ export class WorkerAgent {
         log: this.o.log,
         checkpoints: this.o.checkpoints,
         checkpointEvery: this.o.checkpointEvery,
-        confirmLease: () => this.confirmLease(r),
+        confirmLease: () => this.confirmLease(a),
         onPublished: () => this.o.observer?.epochPublished(),
       },
-      r,
+      a,
     );
     if (result.outcome === TrialOutcome.TRIAL_OUTCOME_RELEASED) {
-      if (r.abortReason === 'lease_lost') {
+      if (a.abortReason === 'lease_lost') {
         this.o.observer?.trialFinished('lease_lost');
         return; // someone else owns it now: say nothing
       }
@@ -357,7 +335,7 @@ export class WorkerAgent {
             ? 'released'
             : 'failed',
     );
-    if (!this.send({ result })) this.unsentResult = result;
+    if (!this.send({ result })) this.unsentResults.push(result);
   }
 
   private transition(to: WorkerState): void {

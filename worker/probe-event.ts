@@ -14,6 +14,8 @@ export function toProbeEvent(
   epoch: number,
   probes: ProbeValues,
   timeMs: number,
+  /** User scalars of a command trainer; non-finite values are left out. */
+  scalars: Readonly<Record<string, number>> = {},
 ): ProbeEvent {
   const trial = ctx.lease.trial!;
   const event: ProbeEvent = {
@@ -26,7 +28,7 @@ export function toProbeEvent(
     engine: ctx.engine,
     backend: ctx.backend,
     worker_id: ctx.workerId,
-    scalars: {},
+    scalars: Object.fromEntries(Object.entries(scalars).filter(([, v]) => Number.isFinite(v))),
   };
   for (const name of PROBE_NAMES) {
     const v = probes[name];

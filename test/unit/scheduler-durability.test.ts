@@ -92,10 +92,8 @@ describe('scheduler durability', () => {
     // Epochs 2 and 3 were lost on a broken stream; 4 arrives.
     expect(scheduler.acceptEvents('w', [event(lease, 4)])).toHaveLength(0);
     expect(trial().state).toBe('pending');
-    expect(events.at(-1)).toMatchObject({
-      status: 'released',
-      reason: expect.stringMatching(/lost in transit/),
-    });
+    expect(events.at(-1)?.status).toBe('released');
+    expect(events.at(-1)?.reason).toMatch(/lost in transit/);
     const reply = scheduler.heartbeat('w', { leases: [progress(lease, 5)] });
     expect(reply.directives[0]!.action).toBe(LeaseAction.LEASE_ACTION_LEASE_LOST);
     expect(trial().checkpointEpochs).toBe(2);

@@ -9,4 +9,5 @@ export {
   type MatrixProbeResult,
 } from './matrix-probes.js';
 export { singularValues, spectralProbes, type SpectralProbes } from './spectrum.js';
-export { toDense, type Dense, type MatrixLike } from './dense.js';
+export { toDense, frobenius, type Dense, type MatrixLike } from './dense.js';
+export { noiseSensitivityOf } from './noise-sensitivity.js';
