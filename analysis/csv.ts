@@ -1,12 +1,13 @@
 // Reads the `analyze --input` CSV contract: trial_id, seed, epoch, one `axis.<name>` column per
-// sweep axis, and probe columns by name. Errors name the file, line, column and value.
+// sweep axis, and probe columns by name: the probes, and any other numeric column as a user
+// scalar (perplexity, attn_entropy, …). Errors name the file, line, column and value.
 import { PhasesweepError } from '../spec/errors.js';
 import { PROBE_NAMES } from '../spec/probes.js';
 import type { AnalysisRow, AxisValue } from './trials.js';
 
 export interface CsvRead {
   rows: AnalysisRow[];
-  /** Columns that are neither required, axes nor known probes: ignored, reported once. */
+  /** Columns that are neither required, axes, probes nor numeric (user scalars): ignored. */
   ignoredColumns: string[];
 }
 
@@ -91,7 +92,8 @@ export function parseCsv(text: string, file: string): CsvRead {
   const known = new Set<string>(PROBE_NAMES);
   const axes: [string, number][] = [];
   const probes: [string, number][] = [];
-  const ignoredColumns: string[] = [];
+  /** Other columns: user scalars if every cell is a number or missing, else ignored. */
+  const others: { name: string; at: number; numeric: boolean }[] = [];
   const seen = new Set<string>();
   header.forEach((h, i) => {
     if (seen.has(h)) throw fail(1, `column "${h}" appears twice`);
@@ -99,9 +101,12 @@ export function parseCsv(text: string, file: string): CsvRead {
     if (i === iTrial || i === iSeed || i === iEpoch) return;
     if (h.startsWith('axis.') && h.length > 5) axes.push([h.slice(5), i]);
     else if (known.has(h)) probes.push([h, i]);
-    else ignoredColumns.push(h);
+    else if (h !== '' && h !== '__proto__') others.push({ name: h, at: i, numeric: true });
+    else others.push({ name: h, at: i, numeric: false });
   });
   const rows: AnalysisRow[] = [];
+  /** Cells of the other columns, by row: a number, null (missing), or undefined (not a number). */
+  const otherCells: (number | null | undefined)[][] = [];
   for (const { line, fields } of it) {
     if (fields.length !== header.length) {
       throw fail(line, `expected ${header.length} fields, found ${fields.length}`);
@@ -136,7 +141,29 @@ export function parseCsv(text: string, file: string): CsvRead {
       if (Number.isNaN(n)) throw fail(line, `column "${name}": invalid value "${v}" (expected a number)`);
       row.probes[name] = n;
     }
+    const cells: (number | null | undefined)[] = [];
+    for (const o of others) {
+      if (!o.numeric) {
+        cells.push(undefined);
+        continue;
+      }
+      const c = numberCell(cell(o.at));
+      if (c === undefined) o.numeric = false;
+      cells.push(c);
+    }
+    otherCells.push(cells);
     rows.push(row);
   }
-  return { rows, ignoredColumns };
+  others.forEach((o, k) => {
+    if (!o.numeric) return;
+    rows.forEach((row, r) => (row.probes[o.name] = otherCells[r]![k] ?? null));
+  });
+  return { rows, ignoredColumns: others.filter((o) => !o.numeric).map((o) => o.name) };
+}
+
+/** A probe cell: a number, null when empty or not finite, undefined when not a number at all. */
+function numberCell(v: string): number | null | undefined {
+  if (v === '' || NON_FINITE.has(v.toLowerCase())) return null;
+  const n = Number(v);
+  return Number.isNaN(n) ? undefined : n;
 }

@@ -6,6 +6,7 @@ import { PROBE_NAMES } from '../spec/probes.js';
 export const SWEEP = '${sweep:sqlstring}';
 export const AXIS = '${axis:sqlstring}';
 export const PROBE = '${probe:sqlstring}';
+export const SCALAR = '${scalar:sqlstring}';
 export const THRESHOLD = '${threshold:sqlstring}';
 export const DIRECTION = '${direction:sqlstring}';
 
@@ -36,6 +37,15 @@ export const PROBE_ROWS = `SELECT trial_id, epoch, assumeNotNull(v) AS value
     WHERE sweep_id = ${SWEEP}
   )
   WHERE isNotNull(v)`;
+
+/**
+ * The chosen user scalar per (trial, epoch), latest attempt only, from the parallel arrays
+ * scalar_names/scalar_values; rows that did not report it are dropped (indexOf would give 0,
+ * and the element 0, for them).
+ */
+export const SCALAR_ROWS = `SELECT trial_id, epoch, scalar_values[indexOf(scalar_names, ${SCALAR})] AS value
+  FROM probe_events FINAL
+  WHERE sweep_id = ${SWEEP} AND has(scalar_names, ${SCALAR})`;
 
 /** Per trial: first epoch at which the probe crosses the threshold (the event), and whether it did. */
 export const THRESHOLD_EVENTS = `SELECT trial_id,

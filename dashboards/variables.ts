@@ -1,5 +1,5 @@
 // The template variables of the sweep dashboards: which sweep, which axis splits the series,
-// which probe is plotted, and the threshold that defines a phase event.
+// which probe (or user scalar) is plotted, and the threshold that defines a phase event.
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import {
   CustomVariableBuilder,
@@ -15,6 +15,7 @@ import { SWEEP } from './sql-parts.js';
 
 export const SWEEP_VARIABLE_SQL = 'SELECT DISTINCT sweep_id FROM trials ORDER BY sweep_id';
 export const AXIS_VARIABLE_SQL = `SELECT DISTINCT arrayJoin(axes_names) AS axis FROM trials WHERE sweep_id = ${SWEEP} ORDER BY axis`;
+export const SCALAR_VARIABLE_SQL = `SELECT DISTINCT arrayJoin(scalar_names) AS scalar FROM probe_events WHERE sweep_id = ${SWEEP} ORDER BY scalar`;
 
 function option(value: string) {
   return { text: value, value, selected: true };
@@ -38,6 +39,18 @@ export function sweepVariables(): cog.Builder<VariableModel>[] {
       .sort(VariableSort.AlphabeticalAsc),
     new CustomVariableBuilder('probe').label('Probe').values(PROBE_NAMES.join(',')).current(option('loss')),
   ];
+}
+
+/** The user scalars (a command trainer's own names) that the sweep's probe events carry. */
+export function scalarVariable(): cog.Builder<VariableModel> {
+  return new QueryVariableBuilder('scalar')
+    .label('User scalar')
+    .description("A trainer's own scalar (any name it reports that is not a probe)")
+    .datasource(CLICKHOUSE)
+    .query(SCALAR_VARIABLE_SQL)
+    .definition(SCALAR_VARIABLE_SQL)
+    .refresh(VariableRefresh.OnDashboardLoad)
+    .sort(VariableSort.AlphabeticalAsc);
 }
 
 export function thresholdVariables(): cog.Builder<VariableModel>[] {

@@ -2,7 +2,16 @@
 // applied version in `schema_migrations`, and does nothing on a database already up to date.
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { PhasesweepError } from '../spec/errors.js';
-import { createMigrationsTable, MIGRATIONS, quoteIdent, quoteString } from './clickhouse-sql.js';
+import {
+  addColumnStatement,
+  columnExistsQuery,
+  createMigrationsTable,
+  MIGRATIONS,
+  quoteIdent,
+  quoteString,
+  type AddColumn,
+  type MigrationStatement,
+} from './clickhouse-sql.js';
 
 export function createClickHouseClient(url: string, requestTimeoutMs = 30_000): ClickHouseClient {
   return createClient({
@@ -31,6 +40,26 @@ async function appliedVersions(client: ClickHouseClient, db: string): Promise<Se
   return new Set(rows.map((r) => Number(r.version)));
 }
 
+async function hasColumn(client: ClickHouseClient, db: string, a: AddColumn): Promise<boolean> {
+  const rs = await client.query({ query: columnExistsQuery(db, a), format: 'JSONEachRow' });
+  const rows = await rs.json<{ n: number | string }>();
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
+async function apply(client: ClickHouseClient, db: string, s: MigrationStatement): Promise<void> {
+  if (typeof s === 'string') {
+    await client.command({ query: s });
+    return;
+  }
+  if (await hasColumn(client, db, s)) return;
+  try {
+    await client.command({ query: addColumnStatement(db, s) });
+  } catch (err) {
+    // Another migrator added it between our look and our ALTER.
+    if (!(await hasColumn(client, db, s))) throw err;
+  }
+}
+
 export async function migrateWithClient(client: ClickHouseClient, database: string): Promise<number[]> {
   quoteIdent(database);
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(database)}` });
@@ -39,7 +68,7 @@ export async function migrateWithClient(client: ClickHouseClient, database: stri
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
-    for (const statement of m.statements(database)) await client.command({ query: statement });
+    for (const statement of m.statements(database)) await apply(client, database, statement);
     // Recorded only after every statement succeeded; two migrators racing write the same row twice,
     // which the ReplacingMergeTree and the DISTINCT above absorb.
     await client.command({

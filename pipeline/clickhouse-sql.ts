@@ -24,11 +24,23 @@ export function quoteString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/**
+ * A column to add unless the table has it already: 18.16 knows no `ADD COLUMN IF NOT EXISTS`,
+ * so the migrator looks in system.columns first.
+ */
+export interface AddColumn {
+  table: string;
+  column: string;
+  type: string;
+}
+
+export type MigrationStatement = string | AddColumn;
+
 export interface Migration {
   version: number;
   name: string;
   /** Each statement is idempotent on its own, so a migration cut short can simply be run again. */
-  statements: (db: string) => string[];
+  statements: (db: string) => MigrationStatement[];
 }
 
 const probeColumns = PROBE_NAMES.map((p) => `${p} Nullable(Float64)`).join(',\n  ');
@@ -79,7 +91,26 @@ ORDER BY (sweep_id, trial_id, epoch)`,
 ORDER BY (sweep_id, trial_id)`,
     ],
   },
+  {
+    version: 2,
+    name: 'probe_events user scalars',
+    // A trainer's own scalars by name, as parallel arrays sorted by name (no Map type on 18.16).
+    // Rows written before read as empty arrays.
+    statements: () => [
+      { table: 'probe_events', column: 'scalar_names', type: 'Array(String)' },
+      { table: 'probe_events', column: 'scalar_values', type: 'Array(Float64)' },
+    ],
+  },
 ];
+
+export function columnExistsQuery(db: string, a: AddColumn): string {
+  return `SELECT count() AS n FROM system.columns
+WHERE database = ${quoteString(db)} AND table = ${quoteString(a.table)} AND name = ${quoteString(a.column)}`;
+}
+
+export function addColumnStatement(db: string, a: AddColumn): string {
+  return `ALTER TABLE ${quoteIdent(db)}.${quoteIdent(a.table)} ADD COLUMN ${quoteIdent(a.column)} ${a.type}`;
+}
 
 export function createMigrationsTable(db: string): string {
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(db)}.schema_migrations (
@@ -102,6 +133,8 @@ export const PROBE_EVENT_COLUMNS = [
   'backend',
   'worker_id',
   ...PROBE_NAMES,
+  'scalar_names',
+  'scalar_values',
 ] as const;
 
 export const TRIAL_COLUMNS = [

@@ -1,20 +1,23 @@
 // The embedded event store for single-machine sweeps: the ClickHouse tables' logical schema in
 // one DuckDB file, with upserts that keep the highest attempt per (sweep, trial, epoch).
-import { DuckDBInstance, LIST, listValue, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
+import { DOUBLE, DuckDBInstance, LIST, listValue, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProbeEvent, TrialEvent } from '../proto/index.js';
 import { PhasesweepError } from '../spec/errors.js';
 import { PROBE_NAMES } from '../spec/probes.js';
 import { TRIAL_COLUMNS } from './clickhouse-sql.js';
-import { probeValue, trialRow, zipRecord } from './rows.js';
+import { probeValue, scalarColumns, scalarRecord, trialRow, zipRecord } from './rows.js';
 
 export interface ProbeRowOut {
   trial_id: string;
   seed: number;
   epoch: number;
   attempt: number;
+  /** Every probe by name, null where not computed. */
   probes: Record<string, number | null>;
+  /** The trainer's own scalars this epoch (names never a probe's); absent names were not reported. */
+  scalars: Record<string, number>;
 }
 
 export interface TrialOut {
@@ -57,7 +60,10 @@ const BASE_COLS = [
   'backend',
   'worker_id',
 ];
-const PROBE_INSERT_COLS = [...BASE_COLS, ...PROBE_NAMES];
+/** User scalars: parallel lists sorted by name, as in ClickHouse (pipeline/rows.ts scalarColumns). */
+const SCALAR_COLS = ['scalar_names', 'scalar_values'];
+const SCALAR_DEFS = 'scalar_names VARCHAR[], scalar_values DOUBLE[]';
+const PROBE_INSERT_COLS = [...BASE_COLS, ...PROBE_NAMES, ...SCALAR_COLS];
 
 function stagingType(col: string): string {
   if (col === 'time_ms') return 'UBIGINT';
@@ -69,8 +75,11 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS probe_events (
     sweep_id VARCHAR NOT NULL, trial_id VARCHAR NOT NULL, epoch UINTEGER NOT NULL, attempt UINTEGER NOT NULL,
     seed UINTEGER, time TIMESTAMP, time_ms UBIGINT, engine VARCHAR, backend VARCHAR, worker_id VARCHAR,
-    ${probeCols},
+    ${probeCols}, ${SCALAR_DEFS},
     PRIMARY KEY (sweep_id, trial_id, epoch))`,
+  // A store written before user scalars existed gains their columns (empty for its rows).
+  `ALTER TABLE probe_events ADD COLUMN IF NOT EXISTS scalar_names VARCHAR[] DEFAULT []`,
+  `ALTER TABLE probe_events ADD COLUMN IF NOT EXISTS scalar_values DOUBLE[] DEFAULT []`,
   `CREATE TABLE IF NOT EXISTS trials (
     sweep_id VARCHAR NOT NULL, trial_id VARCHAR NOT NULL, sweep_name VARCHAR, attempt UINTEGER, status VARCHAR,
     version UBIGINT, time TIMESTAMP, time_ms UBIGINT, seed UINTEGER, config_json VARCHAR,
@@ -78,10 +87,20 @@ const SCHEMA = [
     versions_names VARCHAR[], versions_values VARCHAR[], reason VARCHAR, worker_id VARCHAR, epochs UINTEGER,
     PRIMARY KEY (sweep_id, trial_id))`,
   // Rows land here through the appender, then move to probe_events in one upsert statement.
-  `CREATE TEMP TABLE probe_staging (seq UBIGINT, ${BASE_COLS.map((c) => `${c} ${stagingType(c)}`).join(', ')}, ${probeCols})`,
+  `CREATE TEMP TABLE probe_staging (seq UBIGINT, ${BASE_COLS.map((c) => `${c} ${stagingType(c)}`).join(', ')}, ${probeCols}, ${SCALAR_DEFS})`,
 ];
 
-const updateProbe = ['attempt', 'seed', 'time', 'time_ms', 'engine', 'backend', 'worker_id', ...PROBE_NAMES]
+const updateProbe = [
+  'attempt',
+  'seed',
+  'time',
+  'time_ms',
+  'engine',
+  'backend',
+  'worker_id',
+  ...PROBE_NAMES,
+  ...SCALAR_COLS,
+]
   .map((c) => `${c} = excluded.${c}`)
   .join(', ');
 
@@ -115,6 +134,10 @@ function str(v: unknown): string {
 function stringList(v: unknown): string[] {
   return Array.isArray(v) ? v.map(str) : [];
 }
+
+const NAMES_TYPE = LIST(VARCHAR);
+const VALUES_TYPE = LIST(DOUBLE);
+const NO_NAMES = listValue([]);
 
 class DuckDbStore implements DuckDbEventStore {
   /** One statement at a time: the staging table is shared by every insert. */
@@ -155,6 +178,14 @@ class DuckDbStore implements DuckDbEventStore {
             const v = probeValue(e[p]);
             if (v === null) appender.appendNull();
             else appender.appendDouble(v);
+          }
+          const scalars = scalarColumns(Object.entries(e.scalars));
+          if (scalars.names.length === 0) {
+            appender.appendList(NO_NAMES, NAMES_TYPE);
+            appender.appendList(NO_NAMES, VALUES_TYPE);
+          } else {
+            appender.appendList(listValue([...scalars.names]), NAMES_TYPE);
+            appender.appendList(listValue([...scalars.values]), VALUES_TYPE);
           }
           appender.endRow();
         }
@@ -210,8 +241,8 @@ class DuckDbStore implements DuckDbEventStore {
   probeRows(sweepId: string): Promise<ProbeRowOut[]> {
     return this.serial(async () => {
       const reader = await this.conn.runAndReadAll(
-        `SELECT trial_id, seed, epoch, attempt, ${PROBE_NAMES.join(', ')} FROM probe_events
-         WHERE sweep_id = $1 ORDER BY trial_id, epoch`,
+        `SELECT trial_id, seed, epoch, attempt, ${PROBE_NAMES.join(', ')}, ${SCALAR_COLS.join(', ')}
+         FROM probe_events WHERE sweep_id = $1 ORDER BY trial_id, epoch`,
         [sweepId],
       );
       return reader.getRowObjectsJS().map((row) => {
@@ -226,6 +257,7 @@ class DuckDbStore implements DuckDbEventStore {
           epoch: Number(row['epoch']),
           attempt: Number(row['attempt']),
           probes,
+          scalars: scalarRecord(row['scalar_names'], row['scalar_values']),
         };
       });
     });

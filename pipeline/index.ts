@@ -39,7 +39,7 @@ export {
   probeMsgId,
   trialMsgId,
 } from './subjects.js';
-export { trialVersion } from './rows.js';
+export { trialVersion, isUserScalarName, scalarColumns, scalarRecord, type ScalarColumns } from './rows.js';
 export type { InsertFormat } from './clickhouse-sink.js';
 export { createIngestMetrics, type IngestMetrics } from './metrics.js';
 export { tapProbeEvents, type ProbeTap, type ProbeTapOptions } from './probe-tap.js';

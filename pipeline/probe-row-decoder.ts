@@ -4,15 +4,19 @@
 // It accepts and rejects exactly what the generated ProbeEvent/ProbeEventBatch.decode accept
 // and reject, with their error messages: the last of a repeated field wins, unknown fields and
 // known ones of another wire type are skipped, a zero or end-group tag ends a message early (and
-// the batch goes on reading from there), strings decode invalid UTF-8 to U+FFFD. Pure.
+// the batch goes on reading from there), strings decode invalid UTF-8 to U+FFFD; `scalars`
+// entries are decoded as ScalarsEntry messages with the same rules, the last of a name winning.
+// Pure.
 import { RowBinaryWriter } from './rowbinary.js';
-import { unixSeconds } from './rows.js';
+import { scalarColumns, unixSeconds } from './rows.js';
 
 /** Probe fields are 20–38 (wire type 1, 64-bit), in PROBE_NAMES order. */
 const FIRST_PROBE_FIELD = 20;
 const PROBE_COUNT = 19;
 const FIRST_PROBE_TAG = (FIRST_PROBE_FIELD << 3) | 1;
 const LAST_PROBE_TAG = ((FIRST_PROBE_FIELD + PROBE_COUNT - 1) << 3) | 1;
+/** `map<string, double> scalars = 40`: length-delimited ScalarsEntry messages. */
+const SCALARS_TAG = (40 << 3) | 2;
 
 /** The generated decoder's text decoding: a leading U+FEFF is text, invalid bytes become U+FFFD. */
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -98,6 +102,8 @@ export type ProbeRowsOutcome =
   | { ok: false; reason: 'mismatch'; message: string };
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+const NO_NAMES: readonly string[] = [];
+const NO_VALUES: readonly number[] = [];
 const EMPTY_VIEW: DataView = new DataView(new ArrayBuffer(0));
 
 class Decoder {
@@ -125,6 +131,11 @@ class Decoder {
   private workerLen = 0;
   /** Where each probe's 8 bytes start in buf; -1: absent. */
   private readonly probeAt = new Int32Array(PROBE_COUNT);
+  /** The event's `scalars` entries in wire order: each key as (start, length) in buf, and its value. */
+  private scalarCount = 0;
+  private scalarKeyAt = new Int32Array(8);
+  private scalarKeyLen = new Int32Array(8);
+  private scalarValue = new Float64Array(8);
 
   // The message so far.
   private events = 0;
@@ -189,6 +200,7 @@ class Decoder {
   private event(end: number): void {
     this.sweepLen = this.trialLen = this.engineLen = this.backendLen = this.workerLen = 0;
     this.attempt = this.epoch = this.seed = this.timeMs = 0;
+    this.scalarCount = 0;
     this.probeAt.fill(-1);
     while (this.pos < end) {
       const tag = this.varint32();
@@ -231,10 +243,51 @@ class Decoder {
           this.workerLen = this.stringLength();
           this.workerStart = this.pos - this.workerLen;
           continue;
+        case SCALARS_TAG:
+          this.scalarEntry();
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) return;
       this.skip(tag & 7, undefined, 100);
     }
+  }
+
+  /**
+   * One ScalarsEntry, as the generated ProbeEvent_ScalarsEntry.decode reads it: a missing key is
+   * "" and a missing value 0, unknown fields are skipped, a zero or end-group tag ends the entry
+   * early (the event goes on reading from there), and a field may run past the entry's end.
+   */
+  private scalarEntry(): void {
+    const length = this.varint32();
+    const end = this.pos + length;
+    let keyAt = 0;
+    let keyLen = 0;
+    let value = 0;
+    while (this.pos < end) {
+      const tag = this.varint32();
+      if (tag === 10) {
+        keyLen = this.stringLength();
+        keyAt = this.pos - keyLen;
+        continue;
+      }
+      if (tag === 17) {
+        this.pos += 8;
+        if (this.pos > this.len) throw new RangeError('Offset is outside the bounds of the DataView');
+        value = this.view.getFloat64(this.pos - 8, true);
+        continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) break;
+      this.skip(tag & 7, undefined, 100);
+    }
+    const i = this.scalarCount++;
+    if (i === this.scalarKeyAt.length) {
+      this.scalarKeyAt = doubled(this.scalarKeyAt, new Int32Array(2 * i));
+      this.scalarKeyLen = doubled(this.scalarKeyLen, new Int32Array(2 * i));
+      this.scalarValue = doubled(this.scalarValue, new Float64Array(2 * i));
+    }
+    this.scalarKeyAt[i] = keyAt;
+    this.scalarKeyLen[i] = keyLen;
+    this.scalarValue[i] = value;
   }
 
   /**
@@ -286,7 +339,19 @@ class Decoder {
     this.string(w, this.backendStart, this.backendLen);
     this.string(w, this.workerStart, this.workerLen);
     w.nullableFloat64sAt(this.view, this.probeAt);
+    if (this.scalarCount === 0) w.scalars(NO_NAMES, NO_VALUES);
+    else {
+      const s = scalarColumns(this.scalarEntries());
+      w.scalars(s.names, s.values);
+    }
     this.out.addTime(this.timeMs);
+  }
+
+  /** The event's scalars as (name, value), names decoded as the generated code decodes them. */
+  private *scalarEntries(): Generator<[string, number]> {
+    for (let i = 0; i < this.scalarCount; i++) {
+      yield [this.text(this.scalarKeyAt[i]!, this.scalarKeyLen[i]!), this.scalarValue[i]!];
+    }
   }
 
   /** ASCII is copied as it is; anything else goes through the same text decoding as the generated code. */
@@ -436,6 +501,11 @@ class Decoder {
     }
     this.assertBounds();
   }
+}
+
+function doubled<T extends Int32Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }
 
 const decoder = new Decoder();

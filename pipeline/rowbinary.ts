@@ -78,6 +78,28 @@ export class RowBinaryWriter {
     for (const s of values) this.string(s);
   }
 
+  float64Array(values: readonly number[]): void {
+    this.varint(values.length);
+    this.ensure(values.length * 8);
+    for (const v of values) {
+      this.view.setFloat64(this.off, v, true);
+      this.off += 8;
+    }
+  }
+
+  /** The user scalar columns (scalar_names, scalar_values) of a row. */
+  scalars(names: readonly string[], values: readonly number[]): void {
+    if (names.length === 0) {
+      // Two empty arrays: the cost of a row without scalars.
+      this.ensure(2);
+      this.buf[this.off++] = 0;
+      this.buf[this.off++] = 0;
+      return;
+    }
+    this.stringArray(names);
+    this.float64Array(values);
+  }
+
   /** A String from UTF-8 bytes taken as they are. */
   utf8Bytes(src: Uint8Array, start: number, len: number): void {
     this.varint(len);
@@ -197,6 +219,11 @@ export function readProbeRows(bytes: Uint8Array): ProbeRow[] {
       row[p] = isNull ? null : view.getFloat64(off, true);
       if (!isNull) off += 8;
     }
+    row['scalar_names'] = Array.from({ length: varint() }, string);
+    row['scalar_values'] = Array.from({ length: varint() }, () => {
+      off += 8;
+      return view.getFloat64(off - 8, true);
+    });
     rows.push(row);
   }
   return rows;

@@ -3,7 +3,7 @@
 import type { ProbeEvent, TrialEvent } from '../proto/index.js';
 import { PROBE_NAMES } from '../spec/probes.js';
 
-export type ProbeRow = Record<string, string | number | null>;
+export type ProbeRow = Record<string, string | number | null | readonly string[] | readonly number[]>;
 
 /** Unix seconds: DateTime accepts them on every server version, unlike ISO text on 18.16. */
 export function unixSeconds(timeMs: number): number {
@@ -29,7 +29,61 @@ export function probeRow(e: ProbeEvent): ProbeRow {
     worker_id: e.worker_id,
   };
   for (const p of PROBE_NAMES) row[p] = probeValue(e[p]);
+  const scalars = scalarColumns(Object.entries(e.scalars));
+  row['scalar_names'] = scalars.names;
+  row['scalar_values'] = scalars.values;
   return row;
+}
+
+const PROBE_NAME_SET: ReadonlySet<string> = new Set(PROBE_NAMES);
+
+/**
+ * Whether a name in an event's `scalars` is a user scalar that the stores keep. A probe's name
+ * never is (its value has its own column, and a scalar must never shadow it), nor is the empty
+ * name, nor `__proto__`, which the generated decoder's plain-object map cannot hold (so no event
+ * it decodes has one, and the fast decoder drops it to agree).
+ */
+export function isUserScalarName(name: string): boolean {
+  return name !== '' && name !== '__proto__' && !PROBE_NAME_SET.has(name);
+}
+
+/** An event's user scalars as the stores keep them: parallel arrays sorted by name. */
+export interface ScalarColumns {
+  readonly names: readonly string[];
+  readonly values: readonly number[];
+}
+
+const NO_SCALARS: ScalarColumns = { names: [], values: [] };
+
+/**
+ * The stored form of a scalars map: user scalar names only, finite values only (no store keeps
+ * NaN/∞, and parallel arrays have no null), sorted by name. For repeated names the last wins,
+ * as in a protobuf map.
+ */
+export function scalarColumns(entries: Iterable<readonly [string, number]>): ScalarColumns {
+  let byName: Map<string, number> | undefined;
+  for (const [name, value] of entries) {
+    byName ??= new Map();
+    byName.set(name, value);
+  }
+  if (byName === undefined) return NO_SCALARS;
+  const names = [...byName.keys()]
+    .filter((n) => isUserScalarName(n) && Number.isFinite(byName.get(n)))
+    .sort();
+  return { names, values: names.map((n) => byName.get(n)!) };
+}
+
+/** Stored parallel arrays back into a record, keeping what scalarColumns would have kept. */
+export function scalarRecord(names: unknown, values: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!Array.isArray(names) || !Array.isArray(values)) return out;
+  names.forEach((n, i) => {
+    const name = String(n);
+    const v: unknown = values[i];
+    const x = typeof v === 'number' ? v : Number.NaN;
+    if (isUserScalarName(name) && Number.isFinite(x)) out[name] = x;
+  });
+  return out;
 }
 
 const STATUS_RANK: Record<string, number> = {

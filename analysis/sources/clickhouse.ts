@@ -6,6 +6,7 @@ import {
   latestProbeRowsQuery,
   latestTrialsQuery,
   quoteIdent,
+  scalarRecord,
 } from '../../pipeline/index.js';
 import { PhasesweepError } from '../../spec/errors.js';
 import { PROBE_NAMES } from '../../spec/probes.js';
@@ -14,6 +15,8 @@ import { joinStoreRows, type StoredProbeRow, type StoredTrial, type StoreRows } 
 // ClickHouse error codes that mean "not there" rather than "cannot reach".
 const UNKNOWN_TABLE = 60;
 const UNKNOWN_DATABASE = 81;
+/** A column the query names is missing: a schema older than this reader (no migration yet). */
+const UNKNOWN_IDENTIFIER = 47;
 
 export interface ClickHouseSource {
   url: string;
@@ -51,6 +54,13 @@ export async function loadClickHouse(source: ClickHouseSource): Promise<StoreRow
       if (code === UNKNOWN_DATABASE) {
         throw new PhasesweepError('NOT_FOUND', `${where}: no such database`, { cause: err });
       }
+      if (code === UNKNOWN_IDENTIFIER) {
+        throw new PhasesweepError(
+          'FAILED_PRECONDITION',
+          `${where}: the tables lack columns this version reads (\`phasesweep ingest\` of this version migrates them): ${detail}`,
+          { cause: err },
+        );
+      }
       if (code === UNKNOWN_TABLE) {
         throw new PhasesweepError(
           'NOT_FOUND',
@@ -75,7 +85,13 @@ export async function loadClickHouse(source: ClickHouseSource): Promise<StoreRow
     const probeRows: StoredProbeRow[] = (await query(latestProbeRowsQuery(database, sweep))).map((r) => {
       const probes: Record<string, number | null> = {};
       for (const p of PROBE_NAMES) probes[p] = probeNumber(r[p]);
-      return { trial_id: String(r['trial_id']), seed: Number(r['seed']), epoch: Number(r['epoch']), probes };
+      return {
+        trial_id: String(r['trial_id']),
+        seed: Number(r['seed']),
+        epoch: Number(r['epoch']),
+        probes,
+        scalars: scalarRecord(r['scalar_names'], r['scalar_values']),
+      };
     });
     if (probeRows.length === 0 && trials.length === 0) {
       const known = (

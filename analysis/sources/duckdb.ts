@@ -3,7 +3,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { openDuckDbStore } from '../../pipeline/index.js';
+import { openDuckDbStore, scalarRecord } from '../../pipeline/index.js';
 import { PhasesweepError } from '../../spec/errors.js';
 import { PROBE_NAMES } from '../../spec/probes.js';
 import type { AnalysisRow, AxisValue } from '../trials.js';
@@ -111,10 +111,15 @@ function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : [];
 }
 
+/** DuckDB's numeric column types: such a column that is no probe is a user scalar. */
+const NUMERIC_TYPE =
+  /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL(\(\d+,\s*\d+\))?)$/;
+
 /**
  * A Parquet file of probe rows. Two shapes: the CSV contract's columns (trial_id, seed, epoch,
- * axis.<name>, probes), or `phasesweep export`'s probe_events.parquet, whose axes live in the
- * trials.parquet beside it. `sweep` picks one sweep from an export that holds several.
+ * axis.<name>, probes, and any other numeric column as a user scalar), or `phasesweep export`'s
+ * probe_events.parquet, whose axes live in the trials.parquet beside it. `sweep` picks one sweep
+ * from an export that holds several.
  */
 export async function loadParquet(path: string, sweep?: string): Promise<StoreRows> {
   if (!existsSync(path)) throw new PhasesweepError('NOT_FOUND', `${path}: no such file`);
@@ -128,13 +133,19 @@ export async function loadParquet(path: string, sweep?: string): Promise<StoreRo
         });
       }
     };
-    const columns = (
-      await query(`DESCRIBE SELECT * FROM read_parquet(${sqlString(path)})`).catch((err: unknown) => {
+    const described = await query(`DESCRIBE SELECT * FROM read_parquet(${sqlString(path)})`).catch(
+      (err: unknown) => {
         throw new PhasesweepError('INVALID_ARGUMENT', `${path}: cannot read as Parquet: ${causeText(err)}`, {
           cause: err,
         });
-      })
-    ).map((r) => String(r['column_name']));
+      },
+    );
+    const columns = described.map((r) => String(r['column_name']));
+    const numeric = new Set(
+      described
+        .filter((r) => NUMERIC_TYPE.test(String(r['column_type'])))
+        .map((r) => String(r['column_name'])),
+    );
     const has = (c: string) => columns.includes(c);
     if (has('axes_names')) {
       throw new PhasesweepError(
@@ -154,13 +165,15 @@ export async function loadParquet(path: string, sweep?: string): Promise<StoreRo
     const probes = PROBE_NAMES.filter(has);
     if (has('sweep_id') && axisColumns.length === 0)
       return exported(path, columns, probes, sweep, read, query);
-    const fixed = new Set(['trial_id', 'seed', 'epoch', ...axisColumns, ...probes]);
-    const ignored = columns.filter((c) => !fixed.has(c));
+    const known = new Set(['trial_id', 'seed', 'epoch', ...axisColumns, ...probes]);
+    // Any other numeric column is a user scalar, as in a CSV; text and the like are ignored.
+    const scalars = columns.filter((c) => !known.has(c) && numeric.has(c));
+    const ignored = columns.filter((c) => !known.has(c) && !numeric.has(c));
     const rows: AnalysisRow[] = (await read(path)).map((r) => {
       const axes: Record<string, AxisValue> = {};
       for (const c of axisColumns) axes[c.slice(5)] = axisCell(r[c]);
       const values: Record<string, number | null> = {};
-      for (const p of probes) values[p] = probeNumber(r[p]);
+      for (const p of [...probes, ...scalars]) values[p] = probeNumber(r[p]);
       return {
         trial_id: String(r['trial_id']),
         seed: num(r['seed']),
@@ -217,11 +230,12 @@ async function exported(
   for (const r of await read(path, where + order)) {
     const values: Record<string, number | null> = {};
     for (const p of probes) values[p] = probeNumber(r[p]);
-    const row = {
+    const row: StoredProbeRow = {
       trial_id: String(r['trial_id']),
       seed: num(r['seed']),
       epoch: num(r['epoch']),
       probes: values,
+      scalars: scalarRecord(r['scalar_names'], r['scalar_values']),
     };
     latest.set(`${row.trial_id}\u0000${row.epoch}`, row);
   }

@@ -1,5 +1,6 @@
 // Stored probe rows and trial records (the DuckDB store, ClickHouse, an exported Parquet pair)
 // into analysis rows. Pure: every store reader ends here, so they all agree on what a row is.
+import { isUserScalarName } from '../../pipeline/index.js';
 import { PROBE_NAMES } from '../../spec/probes.js';
 import type { AnalysisRow, AxisValue } from '../trials.js';
 
@@ -9,6 +10,8 @@ export interface StoredProbeRow {
   seed: number;
   epoch: number;
   probes: Record<string, number | null>;
+  /** The trainer's own scalars by name (the stores' scalar_names/scalar_values). */
+  scalars?: Record<string, number>;
 }
 
 /** The latest state of a trial; axis values are JSON texts, as the scheduler writes them. */
@@ -51,12 +54,25 @@ function listSome(ids: readonly string[]): string {
   return ids.length <= 3 ? ids.join(', ') : `${ids.slice(0, 3).join(', ')} and ${ids.length - 3} more`;
 }
 
+/** User scalar names any row reports, sorted; never a probe's name (a scalar cannot shadow one). */
+function scalarNames(probeRows: readonly StoredProbeRow[]): string[] {
+  const names = new Set<string>();
+  for (const r of probeRows) {
+    if (r.scalars === undefined) continue;
+    for (const name of Object.keys(r.scalars)) if (isUserScalarName(name)) names.add(name);
+  }
+  return [...names].sort();
+}
+
 /**
- * Joins probe rows to their trials' axes. A probe that is null in every row of the sweep was not
- * computed (cluster_purity on modular addition, say) and is left out, exactly as a CSV without
- * that column would be. Rows of a trial without a trial record cannot be placed on any axis
- * level and are dropped with a warning; unfinished trials are kept (their series end early and
- * read as censored there) with a warning, since a reader should know the sweep is still going.
+ * Joins probe rows to their trials' axes. User scalars become probe series under their names,
+ * as CSV columns would (null in the epochs that did not report them); a scalar named like a
+ * probe is left out, so the probe always means the probe. A probe that is null in every row of
+ * the sweep was not computed (cluster_purity on modular addition, say) and is left out, exactly
+ * as a CSV without that column would be. Rows of a trial without a trial record cannot be
+ * placed on any axis level and are dropped with a warning; unfinished trials are kept (their
+ * series end early and read as censored there) with a warning, since a reader should know the
+ * sweep is still going.
  */
 export function joinStoreRows(
   probeRows: readonly StoredProbeRow[],
@@ -65,6 +81,7 @@ export function joinStoreRows(
 ): StoreRows {
   const byId = new Map(trials.map((t) => [t.trial_id, { status: t.status, axes: decodeAxes(t.axes) }]));
   const present = PROBE_NAMES.filter((p) => probeRows.some((r) => r.probes[p] != null));
+  const scalars = scalarNames(probeRows);
   const orphans = new Set<string>();
   const withRows = new Set<string>();
   const rows: AnalysisRow[] = [];
@@ -79,6 +96,10 @@ export function joinStoreRows(
     for (const p of present) {
       const v = r.probes[p];
       probes[p] = v === undefined || v === null || !Number.isFinite(v) ? null : v;
+    }
+    for (const name of scalars) {
+      const v = r.scalars?.[name];
+      probes[name] = v === undefined || !Number.isFinite(v) ? null : v;
     }
     rows.push({ trial_id: r.trial_id, seed: r.seed, epoch: r.epoch, axes: { ...trial.axes }, probes });
   }

@@ -24,7 +24,8 @@ Where the probe events come from (the latest attempt of every trial and epoch):
   --clickhouse URL a cluster's ClickHouse (http://host:8123), with --database DB
   --input FILE     a CSV with one row per (trial, epoch): columns trial_id, seed, epoch,
                    axis.<name> for each sweep axis, and probe columns by name (loss,
-                   rel_drift, val_acc, …); or a Parquet file with the same columns, or the
+                   rel_drift, val_acc, …, and any other numeric column as a user scalar,
+                   perplexity say); or a Parquet file with the same columns, or the
                    probe_events.parquet \`phasesweep export\` wrote (axes from the
                    trials.parquet beside it; SWEEP picks one sweep when it holds several)
 Events whose probes are missing are skipped.

@@ -29,8 +29,18 @@ const SCRIPT = `
   var $ = function (id) { return document.getElementById(id); };
   function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); }
   function fmt(v) { return Math.abs(v) >= 100 || v === 0 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3); }
+  function optionList(values, chosen) {
+    return values.map(function (v) { return '<option' + (v === chosen ? ' selected' : '') + '>' + esc(v) + '</option>'; }).join('');
+  }
   function options(sel, values, chosen) {
-    var html = values.map(function (v) { return '<option' + (v === chosen ? ' selected' : '') + '>' + esc(v) + '</option>'; }).join('');
+    var html = optionList(values, chosen);
+    if (sel.innerHTML !== html) sel.innerHTML = html;
+  }
+  // The probes, then the trainers' own scalars (when the sweep has any) in a group of their own.
+  function probeOptions(sel, probes, scalars, chosen) {
+    var html = scalars.length === 0 ? optionList(probes, chosen) :
+      '<optgroup label="probes">' + optionList(probes, chosen) + '</optgroup>' +
+      '<optgroup label="user scalars">' + optionList(scalars, chosen) + '</optgroup>';
     if (sel.innerHTML !== html) sel.innerHTML = html;
   }
   function connect() {
@@ -81,7 +91,7 @@ const SCRIPT = `
   function render(s) {
     options($('sweep'), s.sweeps.map(function (x) { return x.id; }), s.sweep);
     options($('axis'), s.axes, s.axis);
-    options($('probe'), s.probes, s.probe);
+    probeOptions($('probe'), s.probes, s.scalars || [], s.probe);
     var frac = s.epochs_total > 0 ? s.epochs_done / s.epochs_total : 0;
     $('progress').style.width = (100 * frac).toFixed(1) + '%';
     $('summary').textContent = s.sweep === '' ? 'no sweep submitted yet' :

@@ -1,7 +1,7 @@
 // What the live page shows, computed from the coordinator's registry (trial states, progress
 // from heartbeats) and the probe series it has seen: per-level progress and, per level of the
-// chosen axis, the median and IQR of the chosen probe across trials at each epoch. Pure.
-import type { ProbeName } from '../../spec/probes.js';
+// chosen axis, the median and IQR of the chosen probe (or user scalar) across trials at each
+// epoch. Pure.
 import type { Scheduler } from '../scheduler.js';
 import { sweepStatus } from '../status.js';
 import type { TrialRecord } from '../sweep-registry.js';
@@ -36,6 +36,9 @@ export interface LiveSnapshot {
   axes: string[];
   axis: string;
   probes: readonly string[];
+  /** The user scalars the sweep's trials reported (trainers' own names), sorted. */
+  scalars: string[];
+  /** The probe or user scalar drawn. */
   probe: string;
   /** Whether probe events reach this coordinator (embedded mode, or workers without NATS). */
   has_curves: boolean;
@@ -57,8 +60,11 @@ export function quantileSorted(sorted: readonly number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
-/** Median and IQR across trials on the epochs every trial's thinning keeps (multiples of the largest stride). */
-export function levelCurve(series: readonly TrialSeries[], probe: ProbeName): CurvePoint[] {
+/**
+ * Median and IQR of a probe or user scalar across trials, on the epochs every trial's thinning
+ * keeps (multiples of the largest stride).
+ */
+export function levelCurve(series: readonly TrialSeries[], probe: string): CurvePoint[] {
   const stride = Math.max(1, ...series.map((s) => s.stride));
   const byEpoch = new Map<number, number[]>();
   for (const s of series) {
@@ -89,9 +95,12 @@ export function levelCurve(series: readonly TrialSeries[], probe: ProbeName): Cu
 export function liveSnapshot(scheduler: Scheduler, store: ProbeSeriesStore, q: LiveQuery): LiveSnapshot {
   const sweeps = scheduler.registry.list();
   const chosen = sweeps.find((s) => s.sweepId === q.sweep) ?? sweeps[sweeps.length - 1];
-  const probe = (store.probes as readonly string[]).includes(q.probe ?? '')
-    ? (q.probe as ProbeName)
-    : store.probes[0]!;
+  const scalars = chosen === undefined ? [] : store.scalarNames(chosen.sweepId);
+  const wanted = q.probe ?? '';
+  const probe =
+    (store.probes as readonly string[]).includes(wanted) || scalars.includes(wanted)
+      ? wanted
+      : store.probes[0]!;
   const base: LiveSnapshot = {
     sweeps: sweeps.map((s) => ({ id: s.sweepId, state: sweepStatus(scheduler, s, false).state })),
     sweep: '',
@@ -104,6 +113,7 @@ export function liveSnapshot(scheduler: Scheduler, store: ProbeSeriesStore, q: L
     axes: [],
     axis: '',
     probes: store.probes,
+    scalars,
     probe,
     has_curves: false,
     levels: [],

@@ -111,6 +111,19 @@ function probeRow(sweep: string, t: Trial, index: number, epoch: number, attempt
   for (const p of PROBE_NAMES) row[p] = null;
   row['loss'] = loss;
   row['val_acc'] = 0.5;
+  // User scalars: perplexity = 2·loss, but t0b leaves it out at epoch 2 and t5b reports none.
+  const scalars: [string, number][] =
+    t.id === 't5b'
+      ? []
+      : t.id === 't0b' && epoch === 2
+        ? [['zeta', 1]]
+        : [
+            ['perplexity', 2 * loss],
+            ['zeta', 1],
+          ];
+  if (sweep !== 'sw1') scalars.push(['other_only', 1]);
+  row['scalar_names'] = scalars.map(([n]) => n);
+  row['scalar_values'] = scalars.map(([, v]) => v);
   return row;
 }
 
@@ -210,6 +223,9 @@ describe('dashboard SQL on ClickHouse 18.16', () => {
     expect(sweeps.rows.map((r) => r['sweep_id'])).toEqual(["it's", 'other', 'sw1']);
     const axes = await query(expandPanelSql(axisSql, { ...RANGE, variables: { sweep: 'sw1' } }));
     expect(axes.rows.map((r) => r['axis'])).toEqual(['noise', 'weight_decay']);
+    const scalarSql = vars.find((v) => v.name === 'scalar')!.query as string;
+    const scalars = await query(expandPanelSql(scalarSql, { ...RANGE, variables: { sweep: 'sw1' } }));
+    expect(scalars.rows.map((r) => r['scalar'])).toEqual(['perplexity', 'zeta']);
     const quoted = await run('phasesweep-overview/Trials by status', { sweep: "it's" });
     expect(quoted.rows).toEqual([{ status: 'completed', trials: '1' }]);
   });
@@ -278,6 +294,50 @@ describe('dashboard SQL on ClickHouse 18.16', () => {
     expect(last.rows[0]!['median_last']).toBeCloseTo(0.4, 9);
     expect(last.rows[1]).toMatchObject({ level: '0.5', trials: '2', max_epoch: 2 });
     expect(last.rows[1]!['median_last']).toBeCloseTo(1.75, 9);
+  });
+
+  it('probe curves: a user scalar by name, only from the rows that report it', async () => {
+    const vars = { scalar: 'perplexity' };
+    const curves = await run(
+      'phasesweep-probe-curves/${scalar} by epoch, per ${axis} level (median, IQR)',
+      vars,
+    );
+    expect(curves.columns).toEqual(['epoch', 'level', 'p25', 'median', 'p75', 'trials']);
+    // 2·loss of t0a and t0b (t0b without it at epoch 2), of t5a alone (t5b reports none).
+    const expected: [number, string, number, number, number, string][] = [];
+    for (let e = 0; e < 5; e++) {
+      if (e === 2) expected.push([e, '0', 1.6, 1.6, 1.6, '1']);
+      else expected.push([e, '0', 2 - 0.35 * e, 2 - 0.3 * e, 2 - 0.25 * e, '2']);
+    }
+    for (let e = 0; e < 3; e++) expected.push([e, '0.5', 4 - 0.2 * e, 4 - 0.2 * e, 4 - 0.2 * e, '1']);
+    expect(curves.rows).toHaveLength(expected.length);
+    curves.rows.forEach((r, i) => {
+      const [epoch, level, p25, median, p75, n] = expected[i]!;
+      expect([r['epoch'], r['level'], r['trials']]).toEqual([epoch, level, n]);
+      expect(r['p25']).toBeCloseTo(p25, 9);
+      expect(r['median']).toBeCloseTo(median, 9);
+      expect(r['p75']).toBeCloseTo(p75, 9);
+    });
+    // Another scalar through the same variable; a name no row carries gives nothing (not zeros).
+    const zeta = await run('phasesweep-probe-curves/${scalar} by epoch, per ${axis} level (median, IQR)', {
+      scalar: 'zeta',
+    });
+    expect(new Set(zeta.rows.map((r) => r['median']))).toEqual(new Set([1]));
+    const none = await run('phasesweep-probe-curves/${scalar} by epoch, per ${axis} level (median, IQR)', {
+      scalar: "o'ther_only",
+    });
+    expect(none.rows).toEqual([]);
+
+    const last = await run('phasesweep-probe-curves/Last value of ${scalar} per ${axis} level', vars);
+    expect(last.columns).toEqual(['level', 'trials', 'median_last', 'min_last', 'max_last', 'max_epoch']);
+    expect(last.rows[0]).toMatchObject({ level: '0', trials: '2', max_epoch: 4 });
+    expect([last.rows[0]!['median_last'], last.rows[0]!['min_last'], last.rows[0]!['max_last']]).toEqual([
+      expect.closeTo(0.8, 9),
+      expect.closeTo(0.4, 9),
+      expect.closeTo(1.2, 9),
+    ]);
+    expect(last.rows[1]).toMatchObject({ level: '0.5', trials: '1', max_epoch: 2 });
+    expect(last.rows[1]!['median_last']).toBeCloseTo(3.6, 9);
   });
 
   it('phase timing: threshold events per level and per trial, censored share', async () => {

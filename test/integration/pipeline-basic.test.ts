@@ -13,8 +13,10 @@ import {
   latestProbeRowsQuery,
   latestTrialsQuery,
   migrateClickHouse,
+  MIGRATIONS,
   streamNames,
 } from '../../pipeline/index.js';
+import { createMigrationsTable } from '../../pipeline/clickhouse-sql.js';
 
 const natsUrl = inject('natsUrl');
 const clickhouseUrl = inject('clickhouseUrl');
@@ -38,7 +40,32 @@ function probe(sweep: string, trial: string, epoch: number, attempt = 1): ProbeE
     loss: 10 / (epoch + 1) + attempt,
     rel_drift: epoch === 3 ? Number.POSITIVE_INFINITY : 0.5,
     ...(epoch % 2 === 0 ? { cluster_purity: epoch / 100 } : {}),
+    scalars: scalarsAt(trial, epoch, attempt),
   });
+}
+
+/**
+ * A trainer's own scalars: none on trial-b's odd epochs (an empty map); a NaN and a probe's name,
+ * which no store keeps, on trial-a's epochs that are multiples of 5.
+ */
+function scalarsAt(trial: string, epoch: number, attempt: number): Record<string, number> {
+  if (trial === 'trial-b' && epoch % 2 === 1) return {};
+  const s: Record<string, number> = {
+    perplexity: Math.exp(1 / (epoch + 1)) + attempt,
+    attn_entropy: epoch / 10,
+  };
+  if (trial === 'trial-a' && epoch % 5 === 0)
+    Object.assign(s, { 'grad.norm-head': 0.5, nan: Number.NaN, loss: 1e9 });
+  return s;
+}
+
+/** What the store must give back for an event's scalars: sorted names, finite values, no probe names. */
+function storedScalars(trial: string, epoch: number, attempt: number) {
+  const s = scalarsAt(trial, epoch, attempt);
+  const names = Object.keys(s)
+    .filter((n) => n !== 'loss' && Number.isFinite(s[n]))
+    .sort();
+  return { scalar_names: names, scalar_values: names.map((n) => s[n]) };
 }
 
 async function waitFor<T>(
@@ -78,10 +105,35 @@ describe('pipeline: NATS → ClickHouse', () => {
   it('migrations are versioned and a second run is a no-op', async () => {
     const db = unique('ps_migrate');
     databases.push(db);
-    expect(await migrateClickHouse(clickhouseUrl, db)).toEqual([1]);
+    expect(await migrateClickHouse(clickhouseUrl, db)).toEqual([1, 2]);
     expect(await migrateClickHouse(clickhouseUrl, db)).toEqual([]);
-    expect(await count(ch, `SELECT count() AS n FROM \`${db}\`.schema_migrations`)).toBe(1);
+    expect(await count(ch, `SELECT count() AS n FROM \`${db}\`.schema_migrations`)).toBe(2);
     await expect(migrateClickHouse(clickhouseUrl, 'bad`name')).rejects.toThrow(/not a valid ClickHouse name/);
+  });
+
+  it('upgrades a database of version 1, also after a version-2 migration cut short', async () => {
+    const db = unique('ps_upgrade');
+    databases.push(db);
+    await ch.command({ query: `CREATE DATABASE \`${db}\`` });
+    await ch.command({ query: createMigrationsTable(db) });
+    const [v1] = MIGRATIONS;
+    for (const statement of v1!.statements(db)) await ch.command({ query: statement as string });
+    await ch.command({
+      query: `INSERT INTO \`${db}\`.schema_migrations (version, name, applied_at) VALUES (1, 'v1', now())`,
+    });
+    await ch.insert({
+      table: `${db}.probe_events`,
+      values: [{ sweep_id: 'old', trial_id: 't', epoch: 0, attempt: 1, loss: 0.5 }],
+      format: 'JSONEachRow',
+    });
+    // Cut short: the first column is there, the version is not recorded.
+    await ch.command({ query: `ALTER TABLE \`${db}\`.probe_events ADD COLUMN scalar_names Array(String)` });
+    expect(await migrateClickHouse(clickhouseUrl, db)).toEqual([2]);
+    expect(await migrateClickHouse(clickhouseUrl, db)).toEqual([]);
+    const rs = await ch.query({ query: latestProbeRowsQuery(db, 'old'), format: 'JSONEachRow' });
+    expect(await rs.json()).toEqual([
+      expect.objectContaining({ trial_id: 't', loss: 0.5, scalar_names: [], scalar_values: [] }),
+    ]);
   });
 
   it('lands one row per (trial, epoch), de-duplicated, latest attempt, with trial state', async () => {
@@ -161,6 +213,22 @@ describe('pipeline: NATS → ClickHouse', () => {
     expect(rows).toHaveLength(2 * epochs);
     const b0 = rows.find((r) => r['trial_id'] === 'trial-b' && r['epoch'] === 0);
     expect(b0).toMatchObject({ attempt: 2, loss: 12, cluster_purity: 0, seed: 2, engine: 'tfjs' });
+    // Every row's user scalars came back as sent (the latest attempt's), with and without scalars.
+    for (const r of rows) {
+      const [trial, epoch, attempt] = [String(r['trial_id']), Number(r['epoch']), Number(r['attempt'])];
+      expect([trial, epoch, r['scalar_names'], r['scalar_values']]).toEqual([
+        trial,
+        epoch,
+        ...Object.values(storedScalars(trial, epoch, attempt)),
+      ]);
+    }
+    expect(rows.find((r) => r['trial_id'] === 'trial-a' && r['epoch'] === 5)).toMatchObject({
+      scalar_names: ['attn_entropy', 'grad.norm-head', 'perplexity'],
+    });
+    expect(rows.find((r) => r['trial_id'] === 'trial-b' && r['epoch'] === 1)).toMatchObject({
+      scalar_names: [],
+      scalar_values: [],
+    });
     const a3 = rows.find((r) => r['trial_id'] === 'trial-a' && r['epoch'] === 3);
     expect(a3).toMatchObject({ attempt: 1, loss: 10 / 4 + 1, rel_drift: null, cluster_purity: null });
     expect(a3?.['time']).toBe('2023-11-14 22:13:23');
@@ -234,7 +302,12 @@ describe('pipeline: NATS → ClickHouse', () => {
     expect(rows.find((r) => r['trial_id'] === 'trial-c' && r['epoch'] === 29)).toMatchObject({
       loss: 10 / 30 + 1,
       time: '2023-11-14 22:13:49',
+      ...storedScalars('trial-c', 29, 1),
     });
+    for (const r of rows) {
+      const want = storedScalars(String(r['trial_id']), Number(r['epoch']), 1);
+      expect([r['scalar_names'], r['scalar_values']]).toEqual([want.scalar_names, want.scalar_values]);
+    }
   });
 
   it('dead-letters poison messages, counts them, and still ingests the rest', async () => {

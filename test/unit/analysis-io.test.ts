@@ -62,6 +62,27 @@ describe('CSV contract', () => {
     expect(() => buildTrials(dup)).toThrow('trial t: epoch 0 appears twice');
   });
 
+  it('reads any other numeric column as a user scalar; a column with text in it is ignored', () => {
+    const { rows, ignoredColumns } = parseCsv(
+      'trial_id,seed,epoch,loss,perplexity,host,attn_entropy,__proto__\n' +
+        't,0,0,2,7.4,a,,1\n' +
+        't,0,1,1.5,4.5,b,inf,2\n' +
+        't,0,2,1,2.7,3,0.5,3\n',
+      'in.csv',
+    );
+    expect(ignoredColumns).toEqual(['host', '__proto__']);
+    expect(rows.map((r) => r.probes)).toEqual([
+      { loss: 2, perplexity: 7.4, attn_entropy: null },
+      { loss: 1.5, perplexity: 4.5, attn_entropy: null },
+      { loss: 1, perplexity: 2.7, attn_entropy: 0.5 },
+    ]);
+    // A user scalar can carry an event, like any probe.
+    const result = analyzeRows(rows, {
+      events: [{ name: 'low_ppl', window: 1, criteria: [{ probe: 'perplexity', op: '<', value: 5 }] }],
+    });
+    expect(result.trials[0]?.events).toEqual({ low_ppl: { epoch: 1, observed: true } });
+  });
+
   it('fills a missing epoch with missing values', () => {
     const { rows } = parseCsv('trial_id,seed,epoch,rel_drift\nt,0,2,1\nt,0,4,3\n', 'in.csv');
     const [t] = buildTrials(rows);
@@ -154,10 +175,10 @@ describe('analyze command', () => {
   });
 
   it('warns about ignored columns on stderr', async () => {
-    const p = file('extra.csv', 'trial_id,seed,epoch,rel_drift,wall_time\nt,0,0,1,5\n');
+    const p = file('extra.csv', 'trial_id,seed,epoch,rel_drift,host\nt,0,0,1,node-3\n');
     const r = await runAnalyze(['--input', p, '--json']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('ignoring column(s) that are neither axes nor probes: wall_time');
+    expect(r.stderr).toContain('ignoring column(s) that are neither axes nor probes: host');
     expect(JSON.parse(r.stdout)).toEqual({
       trials: [
         {

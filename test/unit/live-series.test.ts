@@ -1,8 +1,11 @@
 // The live page's data: bounded, thinned probe series per trial, retries rewriting a curve,
 // and the per-level median/IQR the page draws.
 import { describe, expect, it } from 'vitest';
-import { levelCurve, ProbeSeriesStore, quantileSorted } from '../../coordinator/live/index.js';
+import { ManualClock } from '../../coordinator/clock.js';
+import { levelCurve, liveSnapshot, ProbeSeriesStore, quantileSorted } from '../../coordinator/live/index.js';
+import { Scheduler } from '../../coordinator/scheduler.js';
 import type { ProbeEvent } from '../../proto/index.js';
+import { expandSweep, parseSweepYaml } from '../../spec/index.js';
 
 function ev(trial: string, epoch: number, loss: number, attempt = 1, sweep = 's'): ProbeEvent {
   return {
@@ -49,6 +52,72 @@ describe('ProbeSeriesStore', () => {
       ['b', [null]],
       ['c', [3]],
     ]);
+  });
+});
+
+function withScalars(e: ProbeEvent, scalars: Record<string, number>): ProbeEvent {
+  return { ...e, scalars };
+}
+
+describe('user scalars in the live series', () => {
+  it('keeps each trial’s scalars aligned with its epochs, null where not reported, never a probe', () => {
+    const store = new ProbeSeriesStore({ probes: ['loss'], maxPoints: 4 });
+    store.add([ev('a', 0, 1), withScalars(ev('a', 1, 1), { perplexity: 5, loss: 99, cka_prev: 3 })]);
+    store.add([ev('a', 2, 1), withScalars(ev('a', 3, 1), { perplexity: 3, attn: Number.NaN })]);
+    store.add([
+      withScalars(ev('b', 0, 1), { zeta: 1 }),
+      withScalars(ev('c', 0, 1, 1, 'other'), { other: 1 }),
+    ]);
+    const [a] = store.forSweep('s');
+    expect(a!.values.get('loss')).toEqual([1, 1, 1, 1]);
+    expect(a!.values.get('perplexity')).toEqual([null, 5, null, 3]);
+    expect(a!.values.get('attn')).toEqual([null, null, null, null]);
+    expect(a!.values.has('cka_prev')).toBe(false);
+    expect(store.scalarNames('s')).toEqual(['attn', 'perplexity', 'zeta']);
+    // Thinning and a retried attempt treat scalars like probes.
+    store.add([withScalars(ev('a', 4, 2), { perplexity: 2 })]);
+    expect(a!.epochs).toEqual([0, 2, 4]);
+    expect(a!.values.get('perplexity')).toEqual([null, null, 2]);
+    store.add([withScalars(ev('a', 3, 3), { perplexity: 9 })]);
+    expect(a!.epochs).toEqual([0, 2]);
+    expect(a!.values.get('perplexity')).toEqual([null, null]);
+  });
+
+  it('keeps at most maxScalars names per trial', () => {
+    const store = new ProbeSeriesStore({ probes: ['loss'], maxScalars: 2 });
+    store.add([
+      withScalars(ev('a', 0, 1), { s1: 1, s2: 2, s3: 3 }),
+      withScalars(ev('a', 1, 1), { s4: 4, s1: 5 }),
+    ]);
+    expect([...store.forSweep('s')[0]!.values.keys()]).toEqual(['loss', 's1', 's2']);
+    expect(store.forSweep('s')[0]!.values.get('s1')).toEqual([1, 5]);
+  });
+
+  it('the snapshot lists the sweep’s user scalars and draws the one asked for', () => {
+    const scheduler = new Scheduler({ clock: new ManualClock(), leaseTtlMs: 1000 });
+    const spec = parseSweepYaml('name: live\nseeds: 2\naxes: { weight_decay: [0, 1] }');
+    scheduler.submit(spec, expandSweep(spec));
+    const trials = [...scheduler.registry.list()[0]!.trials.values()];
+    const store = new ProbeSeriesStore();
+    for (const [k, t] of trials.entries())
+      for (let epoch = 0; epoch < 3; epoch++)
+        store.add([withScalars(ev(t.trialId, epoch, 1, 1, 'live'), { perplexity: 10 * k + epoch })]);
+    const plain = liveSnapshot(scheduler, store, {});
+    expect(plain.scalars).toEqual(['perplexity']);
+    expect(plain.probe).toBe('loss');
+    const snap = liveSnapshot(scheduler, store, { probe: 'perplexity', axis: 'weight_decay' });
+    expect(snap.probe).toBe('perplexity');
+    expect(snap.levels.map((l) => l.level)).toEqual(['0', '1']);
+    const byLevel = (level: string) =>
+      trials.flatMap((t, k) => (JSON.stringify(t.axes['weight_decay']) === level ? [k] : []));
+    for (const l of snap.levels) {
+      const ks = byLevel(l.level);
+      expect(l.curve.map((p) => [p[0], p[2], p[4]])).toEqual(
+        [0, 1, 2].map((epoch) => [epoch, (10 * ks[0]! + 10 * ks[1]!) / 2 + epoch, 2]),
+      );
+    }
+    // Not a name this sweep reported: back to the first probe.
+    expect(liveSnapshot(scheduler, store, { probe: 'nope' }).probe).toBe('loss');
   });
 });
 

@@ -10,8 +10,8 @@ import { writeProbeEvent } from '../../pipeline/probe-codec.js';
 import { ProbePacker } from '../../pipeline/probe-packer.js';
 import { AttemptFence } from '../../pipeline/attempt-fence.js';
 import { ProbeRows } from '../../pipeline/probe-row-decoder.js';
-import { RowBinaryWriter } from '../../pipeline/rowbinary.js';
-import { trialVersion } from '../../pipeline/rows.js';
+import { readProbeRows, RowBinaryWriter } from '../../pipeline/rowbinary.js';
+import { probeRow, scalarColumns, scalarRecord, trialVersion } from '../../pipeline/rows.js';
 import { decodeSpillRecords, encodeSpillRecords } from '../../pipeline/spill-format.js';
 import {
   deadLetterSubject,
@@ -62,6 +62,40 @@ describe('subjects', () => {
   });
 });
 
+/** Scalar names that exercise the map encoding: long, non-ASCII, integer-like, empty, probe names. */
+const SCALAR_NAMES = [
+  'perplexity',
+  'attn_entropy',
+  'a',
+  'ü',
+  'x'.repeat(200),
+  '10',
+  '2',
+  '',
+  'loss',
+  'ω'.repeat(70),
+];
+
+function randomScalars(rand: () => number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const n = rand() < 0.4 ? 0 : 1 + Math.floor(rand() * 5);
+  for (let k = 0; k < n; k++) {
+    const name = SCALAR_NAMES[Math.floor(rand() * SCALAR_NAMES.length)]!;
+    const r = rand();
+    out[name] =
+      r < 0.1
+        ? 0
+        : r < 0.15
+          ? -0
+          : r < 0.2
+            ? Number.NaN
+            : r < 0.25
+              ? Number.POSITIVE_INFINITY
+              : (rand() - 0.5) * 1e6;
+  }
+  return out;
+}
+
 function randomEvent(rand: () => number, i: number): ProbeEvent {
   const e = ProbeEvent.fromPartial({
     sweep_id: i % 5 === 0 ? '' : `sweep-${i}`,
@@ -79,6 +113,7 @@ function randomEvent(rand: () => number, i: number): ProbeEvent {
     if (r < 0.3) continue;
     e[p] = r < 0.35 ? Number.NaN : r < 0.4 ? -0 : (rand() - 0.5) * 1e6;
   }
+  e.scalars = randomScalars(rand);
   return e;
 }
 
@@ -93,6 +128,32 @@ describe('fast ProbeEvent encoder', () => {
       expected.push(ProbeEvent.encode(e).finish());
     }
     expect(sink.buf.subarray(0, sink.end).equals(Buffer.concat(expected))).toBe(true);
+  });
+
+  it('encodes scalars as the generated encoder does, and an empty map as nothing at all', () => {
+    const base = ProbeEvent.fromPartial({ sweep_id: 's', trial_id: 't', epoch: 3, loss: 1 });
+    const bytes = (e: ProbeEvent) => {
+      const sink = { buf: Buffer.alloc(4), end: 0 };
+      writeProbeEvent(e, sink);
+      return sink.buf.subarray(0, sink.end);
+    };
+    expect(bytes(base).length).toBe(ProbeEvent.encode({ ...base, scalars: {} }).finish().length);
+    const cases: Record<string, number>[] = [
+      { perplexity: 12.5, attn_entropy: 0.25 },
+      { '': 1, zero: 0, negZero: -0 },
+      { b: 1, '7': 2, a: 3 }, // integer-like keys come first, as in Object.entries
+      { ['k'.repeat(130)]: 1, ['é'.repeat(80)]: 2 }, // entries longer than 127 bytes
+      { ['q'.repeat(20_000)]: 4 },
+    ];
+    for (const scalars of cases) {
+      const e = { ...base, scalars };
+      expect(
+        bytes(e).equals(Buffer.from(ProbeEvent.encode(e).finish())),
+        JSON.stringify(scalars).slice(0, 40),
+      ).toBe(true);
+      const back = ProbeEvent.decode(bytes(e)).scalars;
+      expect(Object.keys(back).sort()).toEqual(Object.keys(scalars).sort());
+    }
   });
 });
 
@@ -192,7 +253,35 @@ describe('RowBinary', () => {
         }),
       ),
     ]);
-    expect(row.toString('hex')).toBe(expected.toString('hex'));
+    expect(row.toString('hex')).toBe(expected.toString('hex') + '0000'); // no scalars: two empty arrays
+  });
+
+  it('writes user scalars as name-sorted parallel arrays, without probe names or non-finite values', () => {
+    const e = ProbeEvent.fromPartial({
+      sweep_id: 's',
+      trial_id: 't',
+      scalars: { perplexity: 2, a: 0.5, loss: 7, bad: Number.NaN, huge: Number.NEGATIVE_INFINITY, zero: 0 },
+    });
+    const rows = new ProbeRows();
+    const subject = eventSubject('p', 'probes', 's', 't');
+    decodeEventMessageInto('p', subject, ProbeEvent.encode(e).finish(), false, rows, new AttemptFence());
+    const bytes = rows.writer.bytes();
+    const names = Buffer.from([3, 1, 0x61, 10, ...Buffer.from('perplexity'), 4, ...Buffer.from('zero')]);
+    const values = Buffer.alloc(1 + 3 * 8);
+    values[0] = 3;
+    [0.5, 2, 0].forEach((v, i) => values.writeDoubleLE(v, 1 + 8 * i));
+    expect(bytes.subarray(bytes.length - names.length - values.length).toString('hex')).toBe(
+      Buffer.concat([names, values]).toString('hex'),
+    );
+    expect(readProbeRows(bytes)[0]).toMatchObject({
+      scalar_names: ['a', 'perplexity', 'zero'],
+      scalar_values: [0.5, 2, 0],
+      loss: null,
+    });
+    expect(probeRow(e)).toMatchObject({
+      scalar_names: ['a', 'perplexity', 'zero'],
+      scalar_values: [0.5, 2, 0],
+    });
   });
 
   it('writes long strings with a multi-byte length and grows its buffer', () => {
@@ -225,6 +314,14 @@ describe('decoding messages from the stream', () => {
     ).toEqual({ kind: 'trial', event: trial });
   });
 
+  it('hands live views the events with their scalars', () => {
+    const withScalars = { ...probe, scalars: { perplexity: 3.5, attn_entropy: 0.1 } };
+    expect(decodeEventMessage('p', subject, ProbeEvent.encode(withScalars).finish())).toEqual({
+      kind: 'probes',
+      events: [withScalars],
+    });
+  });
+
   it('calls garbage, misrouted and empty payloads poison', () => {
     const reasons = [
       decodeEventMessage('p', subject, new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f])),
@@ -238,6 +335,25 @@ describe('decoding messages from the stream', () => {
     expect(reasons[2]).toMatch(/do not match subject/);
     expect(reasons[3]).toMatch(/empty probe event batch/);
     expect(reasons[4]).toMatch(/unexpected subject/);
+  });
+});
+
+describe('user scalars in rows', () => {
+  it('keeps user scalar names only, finite values only, sorted, the last of a name winning', () => {
+    expect(
+      scalarColumns([
+        ['z', 1],
+        ['loss', 2],
+        ['', 3],
+        ['__proto__', 4],
+        ['a', Number.NaN],
+        ['m', 5],
+        ['z', 6],
+      ]),
+    ).toEqual({ names: ['m', 'z'], values: [5, 6] });
+    expect(scalarColumns([])).toEqual({ names: [], values: [] });
+    expect(scalarRecord(['b', 'a', 'val_acc', 'c'], [1, 2, 3, Number.NaN])).toEqual({ a: 2, b: 1 });
+    expect(scalarRecord(undefined, null)).toEqual({});
   });
 });
 

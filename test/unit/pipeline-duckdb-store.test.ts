@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProbeEvent, TrialEvent } from '../../proto/index.js';
 import { openDuckDbStore } from '../../pipeline/index.js';
+import { PROBE_NAMES } from '../../spec/probes.js';
 import exportCommand from '../../cli/commands/export.js';
 import { PassThrough } from 'node:stream';
 
@@ -112,6 +113,63 @@ describe('DuckDB event store', () => {
       { trial_id: 't1', loss: 1.0, time: new Date(1_700_000_000_123) },
     ]);
     check.closeSync();
+  });
+
+  it('stores user scalars beside the probes, latest attempt, and exports them', async () => {
+    const dir = tmp();
+    const store = await openDuckDbStore(join(dir, 'events.duckdb'));
+    const scalars = (e: ProbeEvent, s: Record<string, number>) => ({ ...e, scalars: s });
+    await store.insertProbes([
+      scalars(probe('t1', 0, 1, 1), { perplexity: 9, stale: 1 }),
+      // The same batch's higher attempt wins with its own scalars, none of the first's.
+      scalars(probe('t1', 0, 2, 2), { perplexity: 7.5, attn_entropy: 0.25, loss: 99, broken: Number.NaN }),
+      probe('t1', 1, 1, 3),
+    ]);
+    await store.insertProbes([scalars(probe('t1', 1, 2, 4), { perplexity: 6 })]);
+    const rows = await store.probeRows('s1');
+    expect(rows.map((r) => [r.epoch, r.attempt, r.probes['loss'], r.scalars])).toEqual([
+      [0, 2, 2, { attn_entropy: 0.25, perplexity: 7.5 }],
+      [1, 2, 4, { perplexity: 6 }],
+    ]);
+    const out = join(dir, 'parquet');
+    await store.exportParquet(out);
+    await store.close();
+    const check = await (await DuckDBInstance.create()).connect();
+    const reader = await check.runAndReadAll(
+      `SELECT epoch, scalar_names, scalar_values FROM read_parquet('${join(out, 'probe_events.parquet')}') ORDER BY epoch`,
+    );
+    expect(reader.getRowObjectsJS()).toEqual([
+      { epoch: 0, scalar_names: ['attn_entropy', 'perplexity'], scalar_values: [0.25, 7.5] },
+      { epoch: 1, scalar_names: ['perplexity'], scalar_values: [6] },
+    ]);
+    check.closeSync();
+  });
+
+  it('adds the scalar columns to a store written before they existed', async () => {
+    const path = join(tmp(), 'old.duckdb');
+    const old = await (await DuckDBInstance.create(path)).connect();
+    // probe_events as the first version of the store created it.
+    await old.run(`CREATE TABLE probe_events (
+      sweep_id VARCHAR NOT NULL, trial_id VARCHAR NOT NULL, epoch UINTEGER NOT NULL, attempt UINTEGER NOT NULL,
+      seed UINTEGER, time TIMESTAMP, time_ms UBIGINT, engine VARCHAR, backend VARCHAR, worker_id VARCHAR,
+      ${PROBE_NAMES.map((p) => `${p} DOUBLE`).join(', ')},
+      PRIMARY KEY (sweep_id, trial_id, epoch))`);
+    await old.run(
+      `INSERT INTO probe_events (sweep_id, trial_id, epoch, attempt, seed, loss) VALUES ('s1', 't1', 0, 1, 7, 0.5)`,
+    );
+    old.closeSync();
+    for (let open = 0; open < 2; open++) {
+      const store = await openDuckDbStore(path);
+      await store.insertProbes([{ ...probe('t1', 1 + open, 1, 0.25), scalars: { perplexity: 3 + open } }]);
+      await store.close();
+    }
+    const store = await openDuckDbStore(path);
+    expect((await store.probeRows('s1')).map((r) => [r.epoch, r.probes['loss'], r.scalars])).toEqual([
+      [0, 0.5, {}],
+      [1, 0.25, { perplexity: 3 }],
+      [2, 0.25, { perplexity: 4 }],
+    ]);
+    await store.close();
   });
 
   it('`phasesweep export` writes both Parquet files and refuses a missing store', async () => {

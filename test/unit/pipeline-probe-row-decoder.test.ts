@@ -75,6 +75,51 @@ function agree(subject: string, data: Uint8Array, batched: boolean, fence = new 
   return want.kind;
 }
 
+/** Names for the `scalars` map: plain, non-ASCII, a BOM, long (a multi-byte length), a probe's. */
+const SCALAR_NAMES = [
+  'perplexity',
+  'attn_entropy',
+  'x.y-z',
+  'ü',
+  '\uFEFFbom',
+  'k'.repeat(150),
+  '7',
+  'val_acc',
+  '',
+];
+
+function randomScalars(rand: () => number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const n = rand() < 0.3 ? 0 : 1 + Math.floor(rand() * 4);
+  for (let k = 0; k < n; k++) {
+    const name =
+      rand() < 0.2
+        ? String.fromCharCode(
+            ...Array.from({ length: 1 + Math.floor(rand() * 12) }, () => 32 + Math.floor(rand() * 300)),
+          )
+        : SCALAR_NAMES[Math.floor(rand() * SCALAR_NAMES.length)]!;
+    const r = rand();
+    out[name] =
+      r < 0.1
+        ? 0
+        : r < 0.15
+          ? Number.NaN
+          : r < 0.2
+            ? Number.NEGATIVE_INFINITY
+            : r < 0.25
+              ? Number.MIN_VALUE
+              : (rand() - 0.5) * 1e9;
+  }
+  return out;
+}
+
+/** One ScalarsEntry on the wire, fields as given (to build what the generated encoder never writes). */
+function scalarEntry(build: (w: BinaryWriter) => void): Uint8Array {
+  const entry = new BinaryWriter();
+  build(entry);
+  return new BinaryWriter().tag(40, WireType.LengthDelimited).bytes(entry.finish()).finish();
+}
+
 function randomEvent(rand: () => number, trial: string): ProbeEvent {
   const e = ProbeEvent.fromPartial({
     sweep_id: SWEEP,
@@ -101,6 +146,7 @@ function randomEvent(rand: () => number, trial: string): ProbeEvent {
               ? Number.MIN_VALUE
               : (rand() - 0.5) * 1e6;
   }
+  e.scalars = randomScalars(rand);
   return e;
 }
 
@@ -152,6 +198,77 @@ describe('probe messages straight into RowBinary', () => {
       const mixed = concat(unknownFields(rand), a, unknownFields(rand), b);
       agree(subject, mixed, false);
       agree(subject, concat(batchOf([mixed, a]), unknownFields(rand)), true);
+    }
+  });
+
+  it('gives the generated decoder’s scalars for hand-made entries: defaults, repeats, oddities', () => {
+    const subject = eventSubject(PREFIX, 'probes', SWEEP, 't1');
+    const good = ProbeEvent.encode(
+      ProbeEvent.fromPartial({ sweep_id: SWEEP, trial_id: 't1', loss: 1, scalars: { b: 2, a: 1 } }),
+    ).finish();
+    const key = (w: BinaryWriter, k: string) => w.tag(1, WireType.LengthDelimited).string(k);
+    const value = (w: BinaryWriter, v: number) => w.tag(2, WireType.Bit64).double(v);
+    const entries: Uint8Array[] = [
+      scalarEntry((w) => value(key(w, 'perplexity'), 5)),
+      scalarEntry((w) => key(w, 'no_value')), // value 0
+      scalarEntry((w) => value(w, 3)), // key ""
+      scalarEntry((w) => value(key(value(w, 9), 'value_first'), 8)), // last value wins
+      scalarEntry((w) => value(key(key(w, 'renamed'), 'renamed_again'), 4)),
+      scalarEntry((w) => value(key(w, '__proto__'), 6)), // a plain-object map cannot hold it
+      scalarEntry((w) => value(key(w, 'b'), 20)), // a repeated name: the last wins
+      scalarEntry((w) => value(key(w.tag(3, WireType.Varint).uint32(7), 'skipped_field'), 1)),
+      scalarEntry((w) =>
+        value(
+          key(w.tag(5, WireType.StartGroup).tag(6, WireType.Varint).uint32(1).tag(5, WireType.EndGroup), 'g'),
+          2,
+        ),
+      ),
+      scalarEntry((w) => key(w, 'v64').tag(2, WireType.Varint).uint32(3)), // value of another wire type
+      // A zero tag ends the entry early: the rest of it is read as the event's own fields.
+      scalarEntry((w) => value(key(w, 'early'), 1).uint32(0).tag(4, WireType.Varint).uint32(77)),
+      scalarEntry((w) => value(key(w, 'ended'), 1).tag(9, WireType.EndGroup)),
+      scalarEntry((w) => value(key(w, 'loss'), 1e9)), // a probe's name: never shadows the probe
+      scalarEntry((w) => value(key(w, 'inf'), Number.POSITIVE_INFINITY)),
+      scalarEntry(() => undefined), // an empty entry: key "" and value 0
+    ];
+    for (const entry of entries) {
+      expect(agree(subject, concat(good, entry), false)).toBe('probes');
+      expect(agree(subject, batchOf([concat(entry, good), good]), true)).toBe('probes');
+    }
+    expect(agree(subject, concat(good, ...entries), false)).toBe('probes');
+    // Not vacuous: the rows carry the scalars.
+    const rows = new ProbeRows(1);
+    decodeEventMessageInto(PREFIX, subject, concat(good, ...entries), false, rows, new AttemptFence());
+    const row = readProbeRows(rows.writer.bytes())[0]!;
+    expect([row['loss'], row['epoch']]).toEqual([1, 77]);
+    const names = row['scalar_names'] as string[];
+    const values = row['scalar_values'] as number[];
+    expect(Object.fromEntries(names.map((n, i) => [n, values[i]]))).toEqual({
+      a: 1,
+      b: 20,
+      early: 1,
+      ended: 1,
+      g: 2,
+      no_value: 0,
+      perplexity: 5,
+      renamed_again: 4,
+      skipped_field: 1,
+      v64: 0,
+      value_first: 8,
+    });
+    expect(names).toEqual([...names].sort());
+    // Cut short and broken entries: the same poison for the same reasons.
+    const poison = [
+      new Uint8Array([0xc2, 0x02, 10, 10, 4, 0x61]), // key runs off the end
+      new Uint8Array([0xc2, 0x02, 11, 10, 1, 0x61, 17, 1, 2, 3]), // value cut short
+      new Uint8Array([0xc2, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), // length varint too long
+      new Uint8Array([0xc2, 0x02, 3, (3 << 3) | 6, 0, 0]), // wire type 6 inside
+      new Uint8Array([0xc2, 0x02, 3, (3 << 3) | 3, 0, (3 << 3) | 4]), // illegal tag in a group
+      new Uint8Array([0xc2, 0x02, 40, 10, 1, 0x61]), // longer than the message
+    ];
+    for (const bad of poison) {
+      expect(agree(subject, concat(good, bad), false)).toBe('poison');
+      agree(subject, batchOf([good, concat(good, bad)]), true);
     }
   });
 
