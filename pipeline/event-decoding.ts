@@ -100,6 +100,7 @@ export function decodeEventMessageInto(
   const outcome = decodeProbeRows(data, batched, rows, {
     mismatch: (sweepId, trialId) => mismatch(sweepId, trialId, parsed, subject),
     minAttempt: (sweepId, trialId) => fence.minAttempt(sweepId, trialId),
+    fromEpoch: (sweepId, trialId) => fence.fromEpoch(sweepId, trialId),
   });
   if (outcome.ok) {
     rows.markMessage(subject, start);

@@ -88,11 +88,13 @@ export class ProbeRows {
   }
 }
 
-/** What a message's ids must satisfy, and the oldest attempt of their trial still written. */
+/** What a message's ids must satisfy, and which attempts of their trial are fenced from which epoch. */
 export interface IdRules {
   /** Why these ids are wrong for the message (they disagree with its subject), or undefined. */
   mismatch(sweepId: string, trialId: string): string | undefined;
+  /** Events of attempts below this, at epochs from `fromEpoch` on, are not written. */
   minAttempt(sweepId: string, trialId: string): number;
+  fromEpoch(sweepId: string, trialId: string): number;
 }
 
 export type ProbeRowsOutcome =
@@ -143,6 +145,7 @@ class Decoder {
   private fenced = 0;
   private mismatch: string | undefined;
   private minAttempt = 0;
+  private fenceFrom = 0;
   private firstSweepStart = 0;
   private firstSweepLen = 0;
   private firstTrialStart = 0;
@@ -301,7 +304,10 @@ class Decoder {
       const sweepId = this.text(this.sweepStart, this.sweepLen);
       const trialId = this.text(this.trialStart, this.trialLen);
       this.mismatch = rules.mismatch(sweepId, trialId);
-      if (this.mismatch === undefined) this.minAttempt = rules.minAttempt(sweepId, trialId);
+      if (this.mismatch === undefined) {
+        this.minAttempt = rules.minAttempt(sweepId, trialId);
+        this.fenceFrom = rules.fromEpoch(sweepId, trialId);
+      }
       this.firstSweepStart = this.sweepStart;
       this.firstSweepLen = this.sweepLen;
       this.firstTrialStart = this.trialStart;
@@ -318,7 +324,7 @@ class Decoder {
     }
     this.events++;
     if (this.mismatch !== undefined) return;
-    if (this.attempt < this.minAttempt) {
+    if (this.attempt < this.minAttempt && this.epoch >= this.fenceFrom) {
       this.fenced++;
       return;
     }

@@ -18,6 +18,21 @@ describe('attempt fence', () => {
     expect(f.minAttempt('s', 'a')).toBe(2);
   });
 
+  it('fences an older attempt only from the epoch the newer one starts at', () => {
+    const f = new AttemptFence();
+    // Attempt 2 resumes from a checkpoint covering epochs 0–29.
+    f.observe({ ...leased('a', 2), epochs: 30 });
+    expect(f.fromEpoch('s', 'a')).toBe(30);
+    // A redelivered event of attempt 1 before the checkpoint is still needed: nothing rewrites it.
+    expect(f.fenced('s', 'a', 1, 29)).toBe(false);
+    expect(f.fenced('s', 'a', 1, 30)).toBe(true);
+    expect(f.fenced('s', 'a', 2, 30)).toBe(false);
+    expect(f.fenced('s', 'b', 1, 0)).toBe(false);
+    // From scratch, every epoch of an older attempt is rewritten.
+    f.observe({ ...leased('a', 3), epochs: 0 });
+    expect(f.fenced('s', 'a', 2, 5)).toBe(true);
+  });
+
   it('forgets the oldest trials beyond its capacity', () => {
     const f = new AttemptFence(2);
     f.observe(leased('a', 2));

@@ -28,7 +28,7 @@ const TRIALS = ['t1', 'trial.with.dots', 'ü'.repeat(40), '\uFEFFbom'];
 function expected(subject: string, data: Uint8Array, batched: boolean, fence: AttemptFence) {
   const d = decodeEventMessage(PREFIX, subject, data, batched);
   if (d.kind !== 'probes') return d;
-  const kept = d.events.filter((e) => e.attempt >= fence.minAttempt(e.sweep_id, e.trial_id));
+  const kept = d.events.filter((e) => !fence.fenced(e.sweep_id, e.trial_id, e.attempt, e.epoch));
   return {
     kind: 'probes',
     // DateTime is a UInt32 in RowBinary: seconds past 2106 wrap, as they always did there.
@@ -275,11 +275,15 @@ describe('probe messages straight into RowBinary', () => {
   it('fences off older attempts exactly where the fence says', () => {
     const rand = lcg(3);
     const fence = new AttemptFence();
-    fence.observe(TrialEvent.fromPartial({ sweep_id: SWEEP, trial_id: 't1', attempt: 2, status: 'leased' }));
+    // Attempt 2 starts at epoch 3: older attempts' events before it are kept.
+    fence.observe(
+      TrialEvent.fromPartial({ sweep_id: SWEEP, trial_id: 't1', attempt: 2, status: 'leased', epochs: 3 }),
+    );
     const subject = eventSubject(PREFIX, 'probes', SWEEP, 't1');
-    const events = Array.from({ length: 40 }, () => randomEvent(rand, 't1'));
+    const events = Array.from({ length: 40 }, (_, i) => ({ ...randomEvent(rand, 't1'), epoch: i % 6 }));
     const want = expected(subject, ProbeEventBatch.encode({ events }).finish(), true, fence);
     expect(want.kind === 'probes' && want.fenced).toBeGreaterThan(0);
+    expect(want.kind === 'probes' && want.fenced < events.filter((e) => e.attempt < 2).length).toBe(true);
     agree(subject, ProbeEventBatch.encode({ events }).finish(), true, fence);
   });
 
