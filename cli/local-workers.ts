@@ -36,6 +36,9 @@ export class LocalWorkers {
           `local-${i}`,
           '--checkpoint-dir',
           o.checkpointDir,
+          // One worker owns the machine's GPUs (a slot per GPU); the others train on CPU, so
+          // no two workers place trials on the same GPU.
+          ...(i === 0 ? [] : ['--gpus', 'none']),
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
