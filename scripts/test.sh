@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `npm test`: install the servers the integration tests need (apt, when missing), build, lint,
+# `npm test`: install the servers the integration tests need (apt, when missing) and the Python
+# side (numpy, torch, pytest, the client; pip, when missing), build, lint,
 # then every test. The vitest global setup starts nats-server and clickhouse-server itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh install
+bash scripts/python-setup.sh
 npm run -s build
 npm run -s lint
 mkdir -p test-output

@@ -133,8 +133,7 @@ export class CommandSession {
     const { job, epochs } = this.o;
     const e = report.epoch;
     const withEvent = e % job.config.probes.every === 0 || e === epochs - 1;
-    const { probes, scalars } = this.tracker.observe(report, withEvent);
-    if (withEvent) await job.onEpoch({ epoch: e, probes, scalars });
+    this.tracker.check(report); // a bad report is refused before it is answered
     if (job.signal.aborted && !this.abortSeen) await this.lookAtAbort();
     let action: ReplyAction;
     if (this.abortSeen && this.handOverBy === null) action = 'stop';
@@ -146,7 +145,13 @@ export class CommandSession {
       const every = job.checkpointEvery;
       action = every !== undefined && (e + 1) % every === 0 && e < epochs - 1 ? 'checkpoint' : 'continue';
     }
-    return this.reply(action);
+    // The answer goes first: the trainer trains its next epoch while this one's probes are
+    // computed and published. Frames are handled one at a time, so its next report (or the
+    // checkpoint just asked for) is read only after this event has left.
+    const step = this.reply(action);
+    const { probes, scalars } = this.tracker.observe(report, withEvent);
+    if (withEvent) await job.onEpoch({ epoch: e, probes, scalars });
+    return step;
   }
 
   private async onCheckpoint(msg: CheckpointMessage): Promise<Step> {

@@ -51,7 +51,8 @@ export class ProbeTracker {
    * Checks a report against the earlier ones and remembers it; computes its probes when
    * `compute` (an epoch with an event), else returns none.
    */
-  observe(r: EpochReport, compute: boolean): EpochProbes {
+  /** The checks `observe` makes of a report, without computing or remembering anything. */
+  check(r: EpochReport): void {
     for (const name of PROBE_MATRICES) {
       const m = r.matrices[name];
       const before = this.shapes[name];
@@ -61,14 +62,20 @@ export class ProbeTracker {
           `[${m.rows}, ${m.cols}], but earlier reports sent [${before[0]}, ${before[1]}]`,
         );
     }
+    const clusters = this.first && r.clusters !== null ? r.clusters : this.clusters;
+    const embedding = r.matrices.embedding;
+    if (embedding !== undefined && clusters !== null && clusters.length !== embedding.rows)
+      throw new ProtocolViolation(
+        'clusters',
+        `${clusters.length} labels for an embedding of ${embedding.rows} rows`,
+      );
+  }
+
+  observe(r: EpochReport, compute: boolean): EpochProbes {
+    this.check(r);
     if (this.first && r.clusters !== null) this.clusters = r.clusters;
     this.first = false;
     const embedding = r.matrices.embedding;
-    if (embedding !== undefined && this.clusters !== null && this.clusters.length !== embedding.rows)
-      throw new ProtocolViolation(
-        'clusters',
-        `${this.clusters.length} labels for an embedding of ${embedding.rows} rows`,
-      );
     const out = compute ? this.probesOf(r) : { probes: {}, scalars: {} };
     for (const name of PROBE_MATRICES) {
       const m = r.matrices[name];
