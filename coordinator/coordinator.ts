@@ -77,9 +77,14 @@ export class Coordinator {
       deliverLease: (deliver) => writer!.afterDurable(deliver),
       onQuarantine: (id, n) => this.log.warn(`worker ${id} quarantined after ${n} failed trials in a row`),
       onTrialEvent: (e, trial) => {
-        this.pendingTrialWrites = this.pendingTrialWrites
-          .then(() => this.sinks.trial(e))
-          .catch((err: unknown) => this.log.error(`recording trial event failed: ${String(err)}`));
+        // Recorded only once the change it reports is durable: a coordinator that dies before
+        // that comes back without the change (a completion it forgot is run again), and an
+        // event already out would then report the trial completed by two attempts.
+        writer!.afterDurable(() => {
+          this.pendingTrialWrites = this.pendingTrialWrites
+            .then(() => this.sinks.trial(e))
+            .catch((err: unknown) => this.log.error(`recording trial event failed: ${String(err)}`));
+        });
         options.onTrialEvent?.(e, trial);
       },
     });
