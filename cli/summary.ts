@@ -1,5 +1,6 @@
 // The end-of-run summary: one row per axis-level combination, aggregated over seeds.
 import type { SweepStatus } from '../proto/index.js';
+import { failureDetails } from './failures.js';
 import { fmt, table } from './format.js';
 
 function mean(xs: number[]): number | null {
@@ -31,6 +32,7 @@ export function summaryTable(s: SweepStatus): string {
     .join(', ');
   return (
     `\nsweep ${s.sweep_id}: ${s.state} (${counts})\n\n` +
-    table(['axes', 'trials', 'completed', 'diverged', 'failed', 'final loss', 'final val_acc'], rows)
+    table(['axes', 'trials', 'completed', 'diverged', 'failed', 'final loss', 'final val_acc'], rows) +
+    failureDetails(s.trials)
   );
 }

@@ -134,6 +134,21 @@ export function setPath(obj: Record<string, unknown>, path: string, value: unkno
   cur[keys[keys.length - 1]!] = value;
 }
 
+/** The most trials one sweep may expand to, and the largest spec text: beyond them lies a typo. */
+export const SPEC_LIMITS = { trials: 1_000_000, levels: 10_000, bytes: 1024 * 1024 } as const;
+
+/** How many trials a validated spec expands to, without expanding it. */
+export function plannedTrialCount(spec: Pick<SweepSpec, 'axes' | 'samples' | 'seeds'>): number {
+  const seeds = Array.isArray(spec.seeds) ? spec.seeds.length : spec.seeds;
+  let n = seeds;
+  let sampled = false;
+  for (const levels of Object.values(spec.axes)) {
+    if (Array.isArray(levels)) n *= levels.length;
+    else sampled = true;
+  }
+  return sampled ? n * (spec.samples?.n ?? 1) : n;
+}
+
 /** Validates a parsed document; `source` names the file in error messages. */
 export function parseSweepSpec(doc: unknown, source = 'spec', options: ParseOptions = {}): SweepSpec {
   const outer = SweepSpec.safeParse(doc);
@@ -146,6 +161,13 @@ export function parseSweepSpec(doc: unknown, source = 'spec', options: ParseOpti
   if (base.success) {
     for (const [name, levels] of Object.entries(spec.axes)) {
       const path = axisPath(name);
+      if (Array.isArray(levels) && levels.length > SPEC_LIMITS.levels) {
+        issues.push({
+          path: `axes.${name}`,
+          message: `${levels.length.toLocaleString('en-US')} levels; an axis may have at most ${SPEC_LIMITS.levels.toLocaleString('en-US')}`,
+        });
+        continue;
+      }
       if (getPath(base.data, path) === undefined && !OPEN_PREFIXES.some((p) => path.startsWith(p))) {
         issues.push({ path: `axes.${name}`, message: `no such field "${path}" in the trial config` });
         continue;
@@ -172,6 +194,13 @@ export function parseSweepSpec(doc: unknown, source = 'spec', options: ParseOpti
   if (Array.isArray(spec.seeds) && new Set(spec.seeds).size !== spec.seeds.length) {
     issues.push({ path: 'seeds', message: 'seeds must be distinct' });
   }
+  const trials = plannedTrialCount(spec);
+  if (trials > SPEC_LIMITS.trials) {
+    issues.push({
+      path: 'axes',
+      message: `seeds × axis levels give ${trials.toLocaleString('en-US')} trials; a sweep may have at most ${SPEC_LIMITS.trials.toLocaleString('en-US')}`,
+    });
+  }
   if (issues.length > 0 || !base.success) throw new SpecError(source, issues);
   const { baseDir } = options;
   if (baseDir === undefined) return { ...spec, base: base.data };
@@ -179,11 +208,22 @@ export function parseSweepSpec(doc: unknown, source = 'spec', options: ParseOpti
 }
 
 export function parseSweepYaml(text: string, source = 'spec', options: ParseOptions = {}): SweepSpec {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > SPEC_LIMITS.bytes)
+    throw new SpecError(source, [
+      {
+        path: '',
+        message: `${bytes.toLocaleString('en-US')} bytes; a spec may have at most ${SPEC_LIMITS.bytes.toLocaleString('en-US')}`,
+      },
+    ]);
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    const msg = err instanceof YAMLParseError ? err.message : String(err);
+    // One line per problem: the parser's message without its code frame ("… at line 1, column 2").
+    const msg = (err instanceof YAMLParseError ? err.message : String(err))
+      .split('\n')[0]!
+      .replace(/:\s*$/, '');
     throw new SpecError(source, [{ path: '', message: `not valid YAML: ${msg}` }]);
   }
   return parseSweepSpec(doc, source, options);

@@ -1,5 +1,6 @@
 // Human output for sweep status.
 import type { SweepStatus } from '../../proto/index.js';
+import { failureDetails } from '../failures.js';
 import { fmt, table } from '../format.js';
 
 export function counts(s: SweepStatus): string {
@@ -28,6 +29,7 @@ export function renderStatus(s: SweepStatus): string {
   return (
     head +
     '\n' +
-    table(['trial', 'seed', 'axes', 'state', 'attempt', 'epoch', 'loss', 'val_acc', 'reason'], rows)
+    table(['trial', 'seed', 'axes', 'state', 'attempt', 'epoch', 'loss', 'val_acc', 'reason'], rows) +
+    failureDetails(s.trials)
   );
 }

@@ -1,6 +1,7 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { intFlag, parseFlags, type Command } from '../command.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFrom } from '../connection-flags.js';
+import { failureDetails } from '../failures.js';
 import { SweepClient } from '../grpc-client.js';
 import { counts } from './render.js';
 
@@ -48,7 +49,13 @@ ${CONNECTION_HELP}`,
             bar.update(s.epochs_done, payload);
           }
         }
-        if (statuses.every((s) => s.state !== 'running') || io.signal.aborted) break;
+        if (statuses.every((s) => s.state !== 'running') || io.signal.aborted) {
+          if (!values.json) {
+            multi?.stop();
+            for (const s of statuses) io.stderr.write(failureDetails(s.trials));
+          }
+          break;
+        }
         await new Promise((r) => setTimeout(r, interval));
       }
     } finally {
