@@ -1,6 +1,6 @@
 // Trial checkpoints: weights, Adam moments and PRNG states, enough to continue a run
 // bit-identically. Binary: magic, version, JSON header, then little-endian float32 blobs.
-import { PhasesweepError } from '../../spec/index.js';
+import { corruptCheckpoint, readFramed, writeFramed, type FramedFormat } from '../checkpoint-framing.js';
 import type { AdamWState } from './adamw.js';
 import type { RngState } from './rng.js';
 
@@ -16,8 +16,12 @@ export interface TrainingCheckpoint {
   rng: { noise: RngState; order: RngState };
 }
 
-const MAGIC = 0x4b435350; // "PSCK" read as little-endian uint32
-const VERSION = 1;
+const FORMAT: FramedFormat = {
+  magic: 0x4b435350, // "PSCK" read as little-endian uint32
+  version: 1,
+  what: 'a valid training checkpoint',
+  align: 4,
+};
 
 interface Header {
   epoch: number;
@@ -39,18 +43,10 @@ export function encodeCheckpoint(c: TrainingCheckpoint): Uint8Array {
     step: c.adam.step,
     rng: c.rng,
   };
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const headerEnd = 12 + json.length;
-  const dataStart = Math.ceil(headerEnd / 4) * 4;
   const blobs = [...c.params, ...c.adam.m, ...c.adam.v];
   const floats = blobs.reduce((n, b) => n + b.length, 0);
-  const out = new Uint8Array(dataStart + floats * 4);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, MAGIC, true);
-  view.setUint32(4, VERSION, true);
-  view.setUint32(8, json.length, true);
-  out.set(json, 12);
-  let off = dataStart;
+  const { out, view, bodyStart } = writeFramed(FORMAT, header, floats * 4);
+  let off = bodyStart;
   for (const blob of blobs) {
     for (let i = 0; i < blob.length; i++) view.setFloat32(off + 4 * i, blob[i]!, true);
     off += blob.length * 4;
@@ -58,24 +54,11 @@ export function encodeCheckpoint(c: TrainingCheckpoint): Uint8Array {
   return out;
 }
 
-function corrupt(why: string): PhasesweepError {
-  return new PhasesweepError('INVALID_ARGUMENT', `not a valid training checkpoint: ${why}`);
-}
+const corrupt = (why: string) => corruptCheckpoint(FORMAT, why);
 
 export function decodeCheckpoint(bytes: Uint8Array): TrainingCheckpoint {
-  if (bytes.length < 12) throw corrupt('too short');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== MAGIC) throw corrupt('bad magic');
-  if (view.getUint32(4, true) !== VERSION) throw corrupt(`unsupported version ${view.getUint32(4, true)}`);
-  const len = view.getUint32(8, true);
-  if (12 + len > bytes.length) throw corrupt('truncated header');
-  let header: Header;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + len))) as Header;
-  } catch (err) {
-    throw corrupt(`header: ${(err as Error).message}`);
-  }
-  let off = Math.ceil((12 + len) / 4) * 4;
+  const { header, view, bodyStart } = readFramed<Header>(FORMAT, bytes);
+  let off = bodyStart;
   const read = (n: number): Float32Array => {
     if (off + n * 4 > bytes.length) throw corrupt('truncated data');
     const out = new Float32Array(n);

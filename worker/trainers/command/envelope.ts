@@ -1,7 +1,7 @@
 // The checkpoint a worker stores for a command trainer: the trainer's own bytes, untouched, and
 // the probe state (W_prev as received, clusters, shapes) that lets a resumed attempt compute the
 // same probes as an uninterrupted one. Binary: magic, version, JSON header, W_prev, the bytes.
-import { PhasesweepError } from '../../../spec/index.js';
+import { corruptCheckpoint, readFramed, writeFramed, type FramedFormat } from '../../checkpoint-framing.js';
 import type { Dtype, Matrix } from './epoch-report.js';
 import type { ProbeState } from './probe-tracker.js';
 
@@ -13,8 +13,12 @@ export interface CommandCheckpoint {
   probes: ProbeState;
 }
 
-const MAGIC = 0x54435350; // "PSCT" read as little-endian uint32
-const VERSION = 1;
+const FORMAT: FramedFormat = {
+  magic: 0x54435350, // "PSCT" read as little-endian uint32
+  version: 1,
+  what: 'a command-trainer checkpoint',
+  align: 1,
+};
 
 interface Header {
   epoch: number;
@@ -35,15 +39,9 @@ export function encodeCommandCheckpoint(c: CommandCheckpoint): Uint8Array {
     clusters: c.probes.clusters,
     shapes: c.probes.shapes,
   };
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
   const wBytes = w === null ? 0 : w.data.length * WIDTH[w.dtype];
-  const out = new Uint8Array(12 + json.length + wBytes + c.trainer.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, MAGIC, true);
-  view.setUint32(4, VERSION, true);
-  view.setUint32(8, json.length, true);
-  out.set(json, 12);
-  let off = 12 + json.length;
+  const { out, view, bodyStart } = writeFramed(FORMAT, header, wBytes + c.trainer.length);
+  let off = bodyStart;
   if (w !== null) {
     for (let i = 0; i < w.data.length; i++) {
       if (w.dtype === 'float32') view.setFloat32(off + 4 * i, w.data[i]!, true);
@@ -55,24 +53,11 @@ export function encodeCommandCheckpoint(c: CommandCheckpoint): Uint8Array {
   return out;
 }
 
-function corrupt(why: string): PhasesweepError {
-  return new PhasesweepError('INVALID_ARGUMENT', `not a command-trainer checkpoint: ${why}`);
-}
+const corrupt = (why: string) => corruptCheckpoint(FORMAT, why);
 
 export function decodeCommandCheckpoint(bytes: Uint8Array): CommandCheckpoint {
-  if (bytes.length < 12) throw corrupt('too short');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== MAGIC) throw corrupt('bad magic');
-  if (view.getUint32(4, true) !== VERSION) throw corrupt(`unsupported version ${view.getUint32(4, true)}`);
-  const len = view.getUint32(8, true);
-  if (12 + len > bytes.length) throw corrupt('truncated header');
-  let header: Header;
-  try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 12, len).toString('utf8')) as Header;
-  } catch (err) {
-    throw corrupt(`header: ${(err as Error).message}`);
-  }
-  let off = 12 + len;
+  const { header, view, bodyStart } = readFramed<Header>(FORMAT, bytes);
+  let off = bodyStart;
   let wPrev: Matrix | null = null;
   if (header.w_prev !== null) {
     const { dtype, rows, cols } = header.w_prev;
